@@ -1,0 +1,9 @@
+"""ASGI entry point (the project is served by gunicorn over WSGI; this is for completeness)."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "todo_project.settings")
+
+application = get_asgi_application()

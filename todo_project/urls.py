@@ -1,0 +1,39 @@
+"""Root URLs: the API under /api/, the admin, the probes."""
+
+import os
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from todo_project import health
+from todo_project.api import ApiRouteNotFound
+
+ADMIN_PATH = os.environ.get("DJANGO_ADMIN_PATH", "admin/").strip("/") + "/"
+
+api_patterns = [
+    re_path(
+        r"^schema/?$",
+        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
+        name="schema",
+    ),
+    re_path(
+        r"^docs/?$",
+        SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[], permission_classes=[]),
+        name="docs",
+    ),
+    path("", include("accounts.api.urls")),
+    path("", include("tasks.api.urls")),
+    re_path(r"^.*$", ApiRouteNotFound.as_view()),
+]
+
+urlpatterns = [
+    path("api/", include(api_patterns)),
+    re_path(r"^api$", ApiRouteNotFound.as_view()),
+    path(ADMIN_PATH, admin.site.urls),
+    re_path(r"^healthz/?$", health.healthz, name="healthz"),
+    re_path(r"^readyz/?$", health.readyz, name="readyz"),
+]
+
+handler404 = "todo_project.api.not_found"
+handler500 = "todo_project.api.server_error"
