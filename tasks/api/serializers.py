@@ -1,0 +1,296 @@
+"""HTTP bodies and query parameters of the task routes (API.md §3 and §4)."""
+
+import re
+import unicodedata
+from datetime import UTC, datetime
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from tasks.models import (
+    DESCRIPTION_MAX_LENGTH,
+    MAX_TAGS_PER_TASK,
+    PRIORITY_BY_NAME,
+    PRIORITY_NAMES,
+    TAG_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    Task,
+    merge_tag_names,
+    tag_key,
+)
+from tasks.selectors import SORTS, TaskListParams
+
+_RFC3339 = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}:\d{2})(?P<fraction>\.\d+)?"
+    r"(?P<offset>[Zz]|[+-]\d{2}:\d{2})"
+)
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DESCRIPTION_CONTROLS_ALLOWED = {"\t", "\n", "\r"}
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """RFC 3339 in UTC with `Z`, as every date-time in the API is returned."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_rfc3339(value: object) -> datetime:
+    """An RFC 3339 date-time that names its offset; raises ValidationError saying what is wrong."""
+    if not isinstance(value, str):
+        raise serializers.ValidationError(
+            "Expected an RFC 3339 date-time string such as 2026-12-01T17:00:00Z."
+        )
+    text = value.strip()
+    if _DATE_ONLY.fullmatch(text):
+        raise serializers.ValidationError(
+            "A bare date is not enough: give a date-time with an offset, such as 2026-12-01T17:00:00Z."
+        )
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?", text):
+            raise serializers.ValidationError(
+                "The date-time has no offset: add Z or +HH:MM, such as 2026-12-01T17:00:00Z."
+            )
+        raise serializers.ValidationError(
+            "Expected an RFC 3339 date-time with offset, such as 2026-12-01T17:00:00Z."
+        )
+    fraction = (match["fraction"] or "")[:7]  # Python keeps microseconds; finer digits are dropped
+    offset = "+00:00" if match["offset"] in "Zz" else match["offset"]
+    try:
+        parsed = datetime.fromisoformat(f"{match['date']}T{match['time']}{fraction}{offset}")
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise serializers.ValidationError("This date-time does not exist or is out of range.") from None
+
+
+def _reject_controls(value: str, allowed: set[str] = frozenset()) -> str:
+    if any(unicodedata.category(char) == "Cc" and char not in allowed for char in value):
+        raise serializers.ValidationError("Control characters are not allowed.")
+    return value
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class RFC3339DateTimeField(serializers.Field):
+    default_error_messages = {"null": "This field may not be null."}
+
+    def to_internal_value(self, data):
+        return parse_rfc3339(data)
+
+    def to_representation(self, value):
+        return iso_utc(value)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true or false only: "yes", 1 or "false" are errors, not guesses."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        raise serializers.ValidationError("Must be true or false.")
+
+
+class TitleField(serializers.CharField):
+    def __init__(self, **kwargs):
+        super().__init__(max_length=TITLE_MAX_LENGTH, trim_whitespace=True, **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Must be a string.")
+        return _reject_controls(super().to_internal_value(data))
+
+
+class DescriptionField(serializers.CharField):
+    def __init__(self, **kwargs):
+        super().__init__(max_length=DESCRIPTION_MAX_LENGTH, allow_blank=True, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Must be a string.")
+        return _reject_controls(super().to_internal_value(data), _DESCRIPTION_CONTROLS_ALLOWED)
+
+
+class TagNamesField(serializers.ListField):
+    """Tag names: each trimmed, 1-50 characters; case-insensitive duplicates merged; at most 20."""
+
+    child = serializers.CharField(max_length=TAG_MAX_LENGTH, trim_whitespace=True)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list):
+            raise serializers.ValidationError("Expected a list of tag names.")
+        if len(data) > 10 * MAX_TAGS_PER_TASK:  # hopeless lists are refused before any per-item work
+            raise serializers.ValidationError(f"A task has at most {MAX_TAGS_PER_TASK} tags.")
+        errors = {}
+        names = []
+        for index, item in enumerate(data):
+            try:
+                if not isinstance(item, str):
+                    raise serializers.ValidationError("Must be a string.")
+                names.append(_reject_controls(self.child.run_validation(item)))
+            except serializers.ValidationError as error:
+                errors[index] = error.detail
+        if errors:
+            raise serializers.ValidationError(errors)
+        names = merge_tag_names(names)
+        if len(names) > MAX_TAGS_PER_TASK:
+            raise serializers.ValidationError(
+                f"A task has at most {MAX_TAGS_PER_TASK} tags (got {len(names)})."
+            )
+        return names
+
+
+class TaskWriteSerializer(serializers.Serializer):
+    """The writable fields of a task. `title` is required on create and PUT; unknown or read-only
+    fields in the body are ignored."""
+
+    title = TitleField()
+    description = DescriptionField(required=False)
+    completed = StrictBooleanField(required=False)
+    priority = serializers.ChoiceField(choices=list(PRIORITY_BY_NAME), required=False)
+    due_date = RFC3339DateTimeField(required=False, allow_null=True)
+    tags = TagNamesField(required=False)
+
+    def validate_priority(self, value: str) -> int:
+        return PRIORITY_BY_NAME[value]
+
+
+class TaskSerializer(serializers.Serializer):
+    """A task as the API returns it. Rendering is hand-written (`to_representation`): a page of
+    100 tasks is serialized often, and DRF's per-field machinery would dominate the request."""
+
+    id = serializers.IntegerField(read_only=True)
+    user_id = serializers.CharField(read_only=True)
+    title = serializers.CharField()
+    description = serializers.CharField()
+    completed = serializers.BooleanField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+    priority = serializers.ChoiceField(choices=list(PRIORITY_BY_NAME))
+    due_date = serializers.DateTimeField(allow_null=True)
+    tags = serializers.ListField(child=serializers.CharField())
+    version = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def to_representation(self, task: Task) -> dict:
+        return {
+            "id": task.pk,
+            "user_id": task.user_id,
+            "title": task.title,
+            "description": task.description,
+            "completed": task.completed,
+            "completed_at": iso_utc(task.completed_at),
+            "priority": PRIORITY_NAMES[task.priority],
+            "due_date": iso_utc(task.due_date),
+            "tags": sorted((tag.name for tag in task.tags.all()), key=lambda name: (tag_key(name), name)),
+            "version": task.version,
+            "created_at": iso_utc(task.created_at),
+            "updated_at": iso_utc(task.updated_at),
+        }
+
+
+class CompleteSerializer(serializers.Serializer):
+    completed = StrictBooleanField(required=False, help_text="Omit the body to toggle.")
+
+
+class BulkSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["complete", "reopen", "delete", "delete_completed"])
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        min_length=1,
+        max_length=500,
+        required=False,
+    )
+
+    def validate(self, attrs):
+        if attrs["action"] != "delete_completed" and "ids" not in attrs:
+            raise serializers.ValidationError({"ids": ["This field is required for this action."]})
+        return attrs
+
+
+class BulkResultSerializer(serializers.Serializer):
+    action = serializers.CharField()
+    affected = serializers.IntegerField()
+    missing = serializers.ListField(child=serializers.IntegerField())
+
+
+class StatsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    overdue = serializers.IntegerField()
+
+
+class TagCountSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    task_count = serializers.IntegerField()
+
+
+class CommaSeparatedPriorities(serializers.Field):
+    def to_internal_value(self, data: str) -> list[int]:
+        names = [name.strip() for name in data.split(",")]
+        unknown = [name for name in names if name not in PRIORITY_BY_NAME]
+        if unknown:
+            raise serializers.ValidationError(
+                f"Unknown priority {unknown[0]!r}; use none, low, medium or high (comma-separated)."
+            )
+        return [PRIORITY_BY_NAME[name] for name in names]
+
+
+class QueryBooleanField(serializers.Field):
+    def to_internal_value(self, data: str) -> bool:
+        if data.lower() in {"true", "1"}:
+            return True
+        if data.lower() in {"false", "0"}:
+            return False
+        raise serializers.ValidationError("Must be true or false.")
+
+
+SORT_CHOICES = [prefix + name for name in SORTS for prefix in ("", "-")]
+
+
+class TaskListQuerySerializer(serializers.Serializer):
+    """The query parameters of `GET /tasks/`. Every invalid value is a 400 naming the parameter."""
+
+    status = serializers.ChoiceField(choices=["all", "pending", "completed"], required=False)
+    priority = CommaSeparatedPriorities(required=False)
+    tag = serializers.ListField(
+        child=serializers.CharField(max_length=TAG_MAX_LENGTH, trim_whitespace=True),
+        required=False,
+        max_length=MAX_TAGS_PER_TASK,
+    )
+    search = serializers.CharField(required=False, max_length=200, trim_whitespace=False, allow_blank=True)
+    due_before = RFC3339DateTimeField(required=False)
+    due_after = RFC3339DateTimeField(required=False)
+    overdue = QueryBooleanField(required=False)
+    updated_since = RFC3339DateTimeField(required=False)
+    sort = serializers.ChoiceField(choices=SORT_CHOICES, required=False)
+    limit = serializers.IntegerField(min_value=1, max_value=500, required=False)
+    cursor = serializers.CharField(required=False, max_length=2048)
+
+    def to_internal_value(self, data):
+        # `tag` repeats (?tag=a&tag=b); every other parameter is single-valued.
+        values = {name: data.get(name) for name in self.fields if name in data and name != "tag"}
+        if "tag" in data:
+            values["tag"] = data.getlist("tag") if hasattr(data, "getlist") else data["tag"]
+        for name in ("search", "tag"):
+            for value in values.get(name, []) if name == "tag" else [values.get(name, "")]:
+                if any(unicodedata.category(char) == "Cc" for char in value):
+                    raise serializers.ValidationError({name: ["Control characters are not allowed."]})
+        return super().to_internal_value(values)
+
+    def to_params(self) -> TaskListParams:
+        data = self.validated_data
+        return TaskListParams(
+            status=data.get("status", "all"),
+            priorities=data.get("priority", []),
+            tags=data.get("tag", []),
+            search=data.get("search", ""),
+            due_before=data.get("due_before"),
+            due_after=data.get("due_after"),
+            overdue=data.get("overdue"),
+            updated_since=data.get("updated_since"),
+            sort=data.get("sort", "-created"),
+            limit=data.get("limit", 100),
+            cursor=data.get("cursor"),
+        )

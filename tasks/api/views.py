@@ -1,0 +1,254 @@
+"""The task routes: parse with a serializer, call a service or selector, answer (API.md §4)."""
+
+import re
+from urllib.parse import urlencode
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.permissions import IsUrlUser
+from tasks import selectors, services
+from tasks.api.serializers import (
+    BulkResultSerializer,
+    BulkSerializer,
+    CompleteSerializer,
+    StatsSerializer,
+    TagCountSerializer,
+    TaskListQuerySerializer,
+    TaskSerializer,
+    TaskWriteSerializer,
+)
+from tasks.models import Task
+
+IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,255}")
+
+USER_ID_PARAMETER = OpenApiParameter(
+    "user_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="Your user id: the token's `sub`."
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Only write if the ETag still matches (else 412).",
+)
+ETAG_HEADER = {
+    "ETag": {"schema": {"type": "string"}, "description": "Strong validator of the task's version."}
+}
+
+
+def problem(description: str) -> OpenApiResponse:
+    return OpenApiResponse(
+        response=OpenApiTypes.OBJECT, description=f"{description} (application/problem+json)"
+    )
+
+
+COMMON_ERRORS = {
+    401: problem("No, bad or expired token"),
+    403: problem("user_mismatch or account_disabled"),
+    429: problem("rate_limited"),
+}
+WRITE_ERRORS = {
+    **COMMON_ERRORS,
+    400: problem("validation_error or malformed_json"),
+    413: problem("payload_too_large"),
+    415: problem("unsupported_media_type"),
+}
+DETAIL_ERRORS = {**COMMON_ERRORS, 404: problem("not_found")}
+
+
+class TaskViewSet(viewsets.ViewSet):
+    """`/api/{user_id}/tasks/...`: the caller's own tasks only."""
+
+    permission_classes = [IsAuthenticated, IsUrlUser]
+    lookup_field = "pk"
+    lookup_value_regex = r"[0-9]{1,18}"  # larger ids cannot exist (bigint); they are 404, not 500
+    throttle_scope = "tasks"
+
+    def _task_response(self, task: Task, status_code: int = status.HTTP_200_OK, headers=None) -> Response:
+        return Response(
+            TaskSerializer(task).data, status=status_code, headers={"ETag": task.etag, **(headers or {})}
+        )
+
+    def _location(self, task: Task) -> str:
+        return self.request.build_absolute_uri(
+            reverse("task-detail", kwargs={"user_id": task.user_id, "pk": task.pk})
+        )
+
+    @extend_schema(
+        parameters=[USER_ID_PARAMETER, TaskListQuerySerializer],
+        responses={200: TaskSerializer(many=True), **COMMON_ERRORS, 400: problem("validation_error")},
+        description=(
+            'A page of your tasks. `X-Total-Count` counts all matches; `Link: rel="next"` has the next page.'
+        ),
+    )
+    def list(self, request: Request, user_id: str) -> Response:
+        query = TaskListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        try:
+            page = selectors.task_list(user=request.user, params=query.to_params())
+        except selectors.InvalidCursor as error:
+            raise serializers.ValidationError({"cursor": [str(error)]}) from None
+        headers = {"X-Total-Count": str(page.total)}
+        if page.next_cursor:
+            params = request.query_params.copy()
+            params["cursor"] = page.next_cursor
+            next_url = request.build_absolute_uri(request.path) + "?" + urlencode(params, doseq=True)
+            headers["Link"] = f'<{next_url}>; rel="next"'
+        return Response(TaskSerializer(page.tasks, many=True).data, headers=headers)
+
+    @extend_schema(
+        parameters=[
+            USER_ID_PARAMETER,
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Retry-safe create: 1-255 printable ASCII characters.",
+            ),
+        ],
+        request=TaskWriteSerializer,
+        responses={
+            201: TaskSerializer,
+            **WRITE_ERRORS,
+            409: problem("idempotency_in_progress"),
+            422: problem("idempotency_conflict"),
+        },
+    )
+    def create(self, request: Request, user_id: str) -> Response:
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+            raise serializers.ValidationError(
+                {"Idempotency-Key": ["Must be 1 to 255 printable ASCII characters without spaces."]}
+            )
+        data = TaskWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+
+        def perform() -> services.StoredResponse:
+            task = services.task_create(user=request.user, **data.validated_data)
+            return services.StoredResponse(201, TaskSerializer(task).data, self._location(task), task.etag)
+
+        if key is None:
+            stored = perform()
+        else:
+            stored = services.idempotent_create(
+                user=request.user,
+                key=key,
+                fingerprint=services.request_fingerprint(request.data),
+                perform=perform,
+            )
+        headers = {"Location": stored.location, "ETag": stored.etag}
+        if stored.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(stored.body, status=stored.status_code, headers=headers)
+
+    @extend_schema(
+        parameters=[
+            USER_ID_PARAMETER,
+            OpenApiParameter("If-None-Match", OpenApiTypes.STR, OpenApiParameter.HEADER),
+        ],
+        responses={200: TaskSerializer, 304: OpenApiResponse(description="Not modified"), **DETAIL_ERRORS},
+    )
+    def retrieve(self, request: Request, user_id: str, pk: str) -> Response:
+        task = selectors.task_get(user=request.user, task_id=int(pk))
+        if_none_match = request.headers.get("If-None-Match")
+        if if_none_match and _weak_match(if_none_match, task.etag):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": task.etag})
+        return self._task_response(task)
+
+    @extend_schema(
+        parameters=[USER_ID_PARAMETER, IF_MATCH],
+        request=TaskWriteSerializer,
+        responses={200: TaskSerializer, **WRITE_ERRORS, **DETAIL_ERRORS, 412: problem("precondition_failed")},
+        description="Replace the fields given; `title` is required, fields left out keep their values.",
+    )
+    def update(self, request: Request, user_id: str, pk: str) -> Response:
+        return self._write(request, pk, partial=False)
+
+    @extend_schema(
+        parameters=[USER_ID_PARAMETER, IF_MATCH],
+        request=TaskWriteSerializer(partial=True),
+        responses={200: TaskSerializer, **WRITE_ERRORS, **DETAIL_ERRORS, 412: problem("precondition_failed")},
+    )
+    def partial_update(self, request: Request, user_id: str, pk: str) -> Response:
+        return self._write(request, pk, partial=True)
+
+    def _write(self, request: Request, pk: str, *, partial: bool) -> Response:
+        data = TaskWriteSerializer(data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        task = services.task_update(
+            user=request.user,
+            task_id=int(pk),
+            changes=data.validated_data,
+            if_match=request.headers.get("If-Match"),
+        )
+        return self._task_response(task)
+
+    @extend_schema(
+        parameters=[USER_ID_PARAMETER, IF_MATCH],
+        responses={204: None, **DETAIL_ERRORS, 412: problem("precondition_failed")},
+    )
+    def destroy(self, request: Request, user_id: str, pk: str) -> Response:
+        services.task_delete(user=request.user, task_id=int(pk), if_match=request.headers.get("If-Match"))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        parameters=[USER_ID_PARAMETER, IF_MATCH],
+        request=CompleteSerializer,
+        responses={200: TaskSerializer, **WRITE_ERRORS, **DETAIL_ERRORS, 412: problem("precondition_failed")},
+        description='No body: toggle. `{"completed": true}`: set (safe to retry).',
+    )
+    @action(detail=True, methods=["patch"])
+    def complete(self, request: Request, user_id: str, pk: str) -> Response:
+        data = CompleteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        task = services.task_set_completed(
+            user=request.user,
+            task_id=int(pk),
+            completed=data.validated_data.get("completed"),
+            if_match=request.headers.get("If-Match"),
+        )
+        return self._task_response(task)
+
+    @extend_schema(
+        parameters=[USER_ID_PARAMETER],
+        request=BulkSerializer,
+        responses={200: BulkResultSerializer, **WRITE_ERRORS},
+    )
+    @action(detail=False, methods=["post"])
+    def bulk(self, request: Request, user_id: str) -> Response:
+        data = BulkSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.tasks_bulk(user=request.user, **data.validated_data)
+        return Response({"action": result.action, "affected": result.affected, "missing": result.missing})
+
+    @extend_schema(parameters=[USER_ID_PARAMETER], responses={200: StatsSerializer, **COMMON_ERRORS})
+    @action(detail=False, methods=["get"])
+    def stats(self, request: Request, user_id: str) -> Response:
+        return Response(selectors.task_stats(user=request.user))
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[USER_ID_PARAMETER], responses={200: TagCountSerializer(many=True), **COMMON_ERRORS}
+    )
+)
+class TagViewSet(viewsets.ViewSet):
+    """`/api/{user_id}/tags/`: the caller's tags that are on at least one task."""
+
+    permission_classes = [IsAuthenticated, IsUrlUser]
+    throttle_scope = "tasks"
+
+    def list(self, request: Request, user_id: str) -> Response:
+        return Response(selectors.tag_list(user=request.user))
+
+
+def _weak_match(if_none_match: str, etag: str) -> bool:
+    """If-None-Match uses the weak comparison: W/"3" matches "3"."""
+    candidates = [candidate.strip().removeprefix("W/") for candidate in if_none_match.split(",")]
+    return "*" in candidates or etag in candidates

@@ -1,0 +1,143 @@
+"""Tasks, the per-user tags on them, and the stored responses of idempotent creates."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+TITLE_MAX_LENGTH = 200
+DESCRIPTION_MAX_LENGTH = 1000
+TAG_MAX_LENGTH = 50
+MAX_TAGS_PER_TASK = 20
+
+
+class Priority(models.IntegerChoices):
+    """Stored as a rank so that sorting by priority is sorting by a number."""
+
+    NONE = 0, "none"
+    LOW = 1, "low"
+    MEDIUM = 2, "medium"
+    HIGH = 3, "high"
+
+
+PRIORITY_BY_NAME = {label: value for value, label in Priority.choices}
+PRIORITY_NAMES = dict(Priority.choices)
+
+
+def tag_key(name: str) -> str:
+    """The identity of a tag within a user's tags: names equal case-insensitively are one tag."""
+    return name.casefold()
+
+
+class Tag(models.Model):
+    """A user's tag. It keeps the spelling the user first gave it; `key` is its case-folded identity."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=TAG_MAX_LENGTH)
+    key = models.CharField(max_length=TAG_MAX_LENGTH * 3, editable=False)
+
+    class Meta:
+        ordering = ["key", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="tag_unique_per_user_ci"),
+            models.CheckConstraint(condition=~models.Q(name=""), name="tag_name_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TaskQuerySet(models.QuerySet):
+    def owned_by(self, user) -> "TaskQuerySet":
+        return self.filter(user=user)
+
+    def pending(self) -> "TaskQuerySet":
+        return self.filter(completed=False)
+
+    def completed(self) -> "TaskQuerySet":
+        return self.filter(completed=True)
+
+    def overdue(self, now=None) -> "TaskQuerySet":
+        return self.filter(completed=False, due_date__lt=now or timezone.now())
+
+    def with_tags(self) -> "TaskQuerySet":
+        """Tags in one extra query for the whole page, never one per task."""
+        return self.prefetch_related(models.Prefetch("tags", queryset=Tag.objects.only("id", "name", "key")))
+
+
+class Task(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tasks")
+    title = models.CharField(max_length=TITLE_MAX_LENGTH)
+    description = models.TextField(max_length=DESCRIPTION_MAX_LENGTH, blank=True, default="")
+    completed = models.BooleanField(default=False)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NONE)
+    due_date = models.DateTimeField(null=True, blank=True)
+    tags = models.ManyToManyField(Tag, related_name="tasks", blank=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = TaskQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(title=""), name="task_title_not_blank"),
+            models.CheckConstraint(
+                condition=models.Q(priority__gte=Priority.NONE, priority__lte=Priority.HIGH),
+                name="task_priority_in_range",
+            ),
+            models.CheckConstraint(condition=models.Q(version__gte=1), name="task_version_positive"),
+        ]
+        # Every list query filters by user, then sorts by one of these with `id` as the tie-break
+        # (see docs/EXPLAIN.md for the plans these serve).
+        indexes = [
+            models.Index(fields=["user", "created_at", "id"], name="task_user_created"),
+            models.Index(fields=["user", "updated_at", "id"], name="task_user_updated"),
+            models.Index(fields=["user", "due_date", "id"], name="task_user_due"),
+            models.Index(fields=["user", "priority", "id"], name="task_user_priority"),
+            models.Index("user", Lower("title"), "id", name="task_user_title"),
+            models.Index(fields=["user", "completed", "created_at", "id"], name="task_user_status_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def priority_name(self) -> str:
+        return PRIORITY_NAMES[self.priority]
+
+    @property
+    def etag(self) -> str:
+        """A strong validator: it changes exactly when `version` does."""
+        return f'"{self.version}"'
+
+
+class IdempotencyKey(models.Model):
+    """The stored response of a `POST /tasks/` made with an `Idempotency-Key`, kept 24 hours."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the request body as parsed JSON.")
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    location = models.CharField(max_length=2048, blank=True)
+    etag = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+def merge_tag_names(names) -> list[str]:
+    """Names in the order given, each case-insensitive duplicate dropped (the first spelling wins)."""
+    merged: dict[str, str] = {}
+    for name in names:
+        merged.setdefault(tag_key(name), name)
+    return list(merged.values())

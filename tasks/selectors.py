@@ -1,0 +1,166 @@
+"""Every read of tasks and tags. Ownership is enforced here: every query starts from `owned_by`."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.core import signing
+from django.db.models import Count, F, Q, QuerySet
+from django.db.models.functions import Lower
+from django.http import Http404
+from django.utils import timezone
+
+from accounts.models import User
+from tasks.models import Tag, Task, tag_key
+
+CURSOR_SALT = "tasks.list.cursor"
+# sort name -> (expression sorted on, whether its values are datetimes)
+SORTS = {
+    "created": (F("created_at"), True),
+    "updated": (F("updated_at"), True),
+    "due_date": (F("due_date"), True),
+    "priority": (F("priority"), False),
+    "title": (Lower("title"), False),
+}
+
+
+class InvalidCursor(ValueError):
+    """The cursor was not issued by us for this user and this sort."""
+
+
+@dataclass(frozen=True)
+class TaskListParams:
+    status: str = "all"
+    priorities: list[int] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    search: str = ""
+    due_before: datetime | None = None
+    due_after: datetime | None = None
+    overdue: bool | None = None
+    updated_since: datetime | None = None
+    sort: str = "-created"
+    limit: int = 100
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    tasks: list[Task]
+    total: int
+    next_cursor: str | None
+
+
+def task_get(*, user: User, task_id: int) -> Task:
+    # Another user's task is 404, not 403: ids do not leak.
+    task = Task.objects.owned_by(user).with_tags().filter(pk=task_id).first()
+    if task is None:
+        raise Http404(f"Task {task_id} was not found.")
+    return task
+
+
+def _filtered(user: User, params: TaskListParams) -> QuerySet:
+    tasks = Task.objects.owned_by(user)
+    if params.status == "pending":
+        tasks = tasks.pending()
+    elif params.status == "completed":
+        tasks = tasks.completed()
+    if params.priorities:
+        tasks = tasks.filter(priority__in=params.priorities)
+    for name in dict.fromkeys(tag_key(name) for name in params.tags):
+        tasks = tasks.filter(tags__key=name)  # one join per tag: the task must carry every one
+    if params.search:
+        tasks = tasks.filter(Q(title__icontains=params.search) | Q(description__icontains=params.search))
+    if params.due_before is not None:
+        tasks = tasks.filter(due_date__lt=params.due_before)
+    if params.due_after is not None:
+        tasks = tasks.filter(due_date__gte=params.due_after)
+    if params.overdue is not None:
+        now = timezone.now()
+        overdue = Q(completed=False, due_date__lt=now)
+        tasks = tasks.filter(overdue if params.overdue else ~overdue)
+    if params.updated_since is not None:
+        tasks = tasks.filter(updated_at__gt=params.updated_since)
+    return tasks
+
+
+def encode_cursor(*, user: User, sort: str, value, last_id: int) -> str:
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    return signing.dumps({"u": user.pk, "s": sort, "v": value, "i": last_id}, salt=CURSOR_SALT, compress=True)
+
+
+def decode_cursor(*, user: User, sort: str, cursor: str) -> tuple[object, int]:
+    try:
+        payload = signing.loads(cursor, salt=CURSOR_SALT)
+    except (signing.BadSignature, ValueError, TypeError) as error:
+        raise InvalidCursor("The cursor is not valid; start again from the first page.") from error
+    if not isinstance(payload, dict) or payload.get("u") != user.pk:
+        raise InvalidCursor("The cursor belongs to another listing.")
+    if payload.get("s") != sort:
+        raise InvalidCursor("The cursor was issued for another sort order.")
+    value, last_id = payload.get("v"), payload.get("i")
+    if not isinstance(last_id, int):
+        raise InvalidCursor("The cursor is not valid; start again from the first page.")
+    if value is not None and SORTS[sort.lstrip("-")][1]:
+        value = datetime.fromisoformat(value)
+    return value, last_id
+
+
+def _after(descending: bool, value, last_id: int, nullable: bool) -> Q:
+    """Rows strictly after (value, last_id) in the sort order; NULLs sort last either way."""
+    beyond = "lt" if descending else "gt"
+    if value is None:  # already among the NULLs at the end
+        return Q(sort_key__isnull=True, **{f"id__{beyond}": last_id})
+    condition = Q(**{f"sort_key__{beyond}": value}) | Q(sort_key=value, **{f"id__{beyond}": last_id})
+    return condition | Q(sort_key__isnull=True) if nullable else condition
+
+
+def task_list(*, user: User, params: TaskListParams) -> TaskPage:
+    """One page of the user's tasks matching `params`, in keyset order, with the total count."""
+    tasks = _filtered(user, params)
+    total = tasks.count()
+
+    descending = params.sort.startswith("-")
+    sort_name = params.sort.lstrip("-")
+    expression = SORTS[sort_name][0]
+    nullable = sort_name == "due_date"
+    tasks = tasks.annotate(sort_key=expression)
+    if params.cursor:
+        value, last_id = decode_cursor(user=user, sort=params.sort, cursor=params.cursor)
+        tasks = tasks.filter(_after(descending, value, last_id, nullable))
+    key = F("sort_key").desc(nulls_last=True) if descending else F("sort_key").asc(nulls_last=True)
+    tie = F("id").desc() if descending else F("id").asc()
+    rows = list(tasks.order_by(key, tie).with_tags()[: params.limit + 1])
+
+    next_cursor = None
+    if len(rows) > params.limit:
+        rows = rows[: params.limit]
+        last = rows[-1]
+        next_cursor = encode_cursor(user=user, sort=params.sort, value=last.sort_key, last_id=last.pk)
+    return TaskPage(rows, total, next_cursor)
+
+
+def task_stats(*, user: User) -> dict[str, int]:
+    now = timezone.now()
+    counts = Task.objects.owned_by(user).aggregate(
+        n_total=Count("id"),
+        n_completed=Count("id", filter=Q(completed=True)),
+        n_overdue=Count("id", filter=Q(completed=False, due_date__lt=now)),
+    )
+    return {
+        "total": counts["n_total"],
+        "completed": counts["n_completed"],
+        "pending": counts["n_total"] - counts["n_completed"],
+        "overdue": counts["n_overdue"],
+    }
+
+
+def tag_list(*, user: User) -> list[dict]:
+    """The user's tags on at least one task (any status), sorted case-insensitively."""
+    tags = (
+        Tag.objects.filter(user=user)
+        .annotate(task_count=Count("tasks"))
+        .filter(task_count__gt=0)
+        .order_by("key", "id")
+        .values("name", "task_count")
+    )
+    return list(tags)

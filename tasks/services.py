@@ -1,0 +1,277 @@
+"""Every write to tasks and tags, for the API, the admin and the commands alike."""
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.http import Http404
+from django.utils import timezone
+
+from accounts.models import User
+from tasks.models import IdempotencyKey, Priority, Tag, Task, merge_tag_names, tag_key
+from todo_project.exceptions import IdempotencyConflict, IdempotencyInProgress, PreconditionFailed
+
+IDEMPOTENCY_TTL = timedelta(hours=24)
+TaskThrough = Task.tags.through
+
+
+# --- Tags -----------------------------------------------------------------------------------------
+def tags_get_or_create(*, user: User, names: Iterable[str]) -> list[Tag]:
+    """The user's tags for these names, created where missing, in one statement.
+
+    An existing tag keeps the spelling the user first gave it. ON CONFLICT makes it safe when two
+    requests of the same user create the same tag at once (PostgreSQL and SQLite >= 3.35 alike).
+    """
+    names = merge_tag_names(names)
+    if not names:
+        return []
+    quote = connection.ops.quote_name
+    table = quote(Tag._meta.db_table)
+    user_col, name_col, key_col = quote("user_id"), quote("name"), quote("key")
+    values = ", ".join(["(%s, %s, %s)"] * len(names))
+    params: list[Any] = []
+    for name in names:
+        params += [user.pk, name, tag_key(name)]
+    # Identifiers are our own quoted names; every value is a parameter.
+    sql = (
+        f"INSERT INTO {table} ({user_col}, {name_col}, {key_col}) VALUES {values} "  # noqa: S608
+        f"ON CONFLICT ({user_col}, {key_col}) DO UPDATE SET {key_col} = EXCLUDED.{key_col} "
+        f"RETURNING id, {name_col}, {key_col}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    by_key = {key: Tag(id=tag_id, user_id=user.pk, name=name, key=key) for tag_id, name, key in rows}
+    return [by_key[tag_key(name)] for name in names]
+
+
+def _cache_tags(task: Task, tags: list[Tag]) -> None:
+    """Fill `task.tags.all()` with tags we already hold, as prefetch_related would (saves a query)."""
+    queryset = Tag.objects.filter(pk__in=[tag.pk for tag in tags])
+    queryset._result_cache = list(tags)
+    queryset._prefetch_done = True
+    task._prefetched_objects_cache = {**getattr(task, "_prefetched_objects_cache", {}), "tags": queryset}
+
+
+def _set_task_tags(task: Task, names: list[str], current: list[Tag] | None) -> bool:
+    """Make the task carry exactly these tags. Returns whether anything changed."""
+    tags = tags_get_or_create(user=task.user, names=names)
+    current_ids = {tag.pk for tag in current or []}
+    wanted_ids = {tag.pk for tag in tags}
+    if current is not None and current_ids == wanted_ids:
+        return False
+    if current_ids - wanted_ids:
+        TaskThrough.objects.filter(task_id=task.pk, tag_id__in=current_ids - wanted_ids).delete()
+    if wanted_ids - current_ids:
+        TaskThrough.objects.bulk_create(
+            [TaskThrough(task_id=task.pk, tag_id=tag_id) for tag_id in wanted_ids - current_ids]
+        )
+    _cache_tags(task, tags)
+    return True
+
+
+@transaction.atomic
+def tags_merge(*, source: Tag, target: Tag) -> int:
+    """Move every task of `source` onto `target` (same user) and delete `source`. Returns tasks moved."""
+    if source.user_id != target.user_id:
+        raise ValueError("Only tags of the same user can be merged.")
+    if source.pk == target.pk:
+        return 0
+    task_ids = set(TaskThrough.objects.filter(tag_id=source.pk).values_list("task_id", flat=True))
+    already = set(
+        TaskThrough.objects.filter(tag_id=target.pk, task_id__in=task_ids).values_list("task_id", flat=True)
+    )
+    TaskThrough.objects.bulk_create([TaskThrough(task_id=t, tag_id=target.pk) for t in task_ids - already])
+    now = timezone.now()
+    Task.objects.filter(pk__in=task_ids).update(version=F("version") + 1, updated_at=now)
+    source.delete()
+    return len(task_ids)
+
+
+# --- Tasks ----------------------------------------------------------------------------------------
+@transaction.atomic
+def task_create(
+    *,
+    user: User,
+    title: str,
+    description: str = "",
+    completed: bool = False,
+    priority: int = Priority.NONE,
+    due_date: datetime | None = None,
+    tags: Iterable[str] = (),
+) -> Task:
+    now = timezone.now()
+    task = Task.objects.create(
+        user=user,
+        title=title,
+        description=description,
+        completed=completed,
+        completed_at=now if completed else None,
+        priority=priority,
+        due_date=due_date,
+        created_at=now,
+        updated_at=now,
+    )
+    _set_task_tags(task, list(tags), current=None)
+    return task
+
+
+def if_match_satisfied(if_match: str | None, etag: str) -> bool:
+    """RFC 9110 If-Match: `*` or any listed strong validator equal to the current one."""
+    if if_match is None:
+        return True
+    candidates = [candidate.strip() for candidate in if_match.split(",")]
+    return "*" in candidates or etag in candidates
+
+
+def _task_for_update(*, user: User, task_id: int, if_match: str | None) -> Task:
+    """The caller's task, row-locked until the transaction ends, after the If-Match check."""
+    task = Task.objects.owned_by(user).with_tags().select_for_update().filter(pk=task_id).first()
+    if task is None:
+        raise Http404(f"Task {task_id} was not found.")
+    if not if_match_satisfied(if_match, task.etag):
+        raise PreconditionFailed()
+    return task
+
+
+_SIMPLE_FIELDS = ("title", "description", "priority", "due_date")
+
+
+@transaction.atomic
+def task_update(*, user: User, task_id: int, changes: dict[str, Any], if_match: str | None = None) -> Task:
+    """Apply `changes` (any of title, description, completed, priority, due_date, tags).
+
+    Only a write that changes something bumps `version` and `updated_at`.
+    """
+    task = _task_for_update(user=user, task_id=task_id, if_match=if_match)
+    now = timezone.now()
+    dirty = [field for field in _SIMPLE_FIELDS if field in changes and getattr(task, field) != changes[field]]
+    for field in dirty:
+        setattr(task, field, changes[field])
+    if "completed" in changes and changes["completed"] != task.completed:
+        task.completed = changes["completed"]
+        task.completed_at = now if task.completed else None
+        dirty += ["completed", "completed_at"]
+    tags_changed = False
+    if "tags" in changes:
+        tags_changed = _set_task_tags(task, changes["tags"], current=list(task.tags.all()))
+    if dirty or tags_changed:
+        task.version += 1
+        task.updated_at = now
+        task.save(update_fields=[*dirty, "version", "updated_at"])
+    return task
+
+
+@transaction.atomic
+def task_set_completed(
+    *, user: User, task_id: int, completed: bool | None, if_match: str | None = None
+) -> Task:
+    """Set `completed`, or toggle it when `completed` is None."""
+    task = _task_for_update(user=user, task_id=task_id, if_match=if_match)
+    target = (not task.completed) if completed is None else completed
+    if target != task.completed:
+        now = timezone.now()
+        task.completed = target
+        task.completed_at = now if target else None
+        task.version += 1
+        task.updated_at = now
+        task.save(update_fields=["completed", "completed_at", "version", "updated_at"])
+    return task
+
+
+@transaction.atomic
+def task_delete(*, user: User, task_id: int, if_match: str | None = None) -> None:
+    task = _task_for_update(user=user, task_id=task_id, if_match=if_match)
+    task.delete()
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    action: str
+    affected: int
+    missing: list[int]
+
+
+@transaction.atomic
+def tasks_bulk(*, user: User, action: str, ids: list[int] | None = None) -> BulkResult:
+    """complete / reopen / delete the caller's tasks among `ids`, or delete_completed; one transaction."""
+    mine = Task.objects.owned_by(user)
+    if action == "delete_completed":
+        deleted = mine.completed().delete()[1].get(Task._meta.label, 0)
+        return BulkResult(action, deleted, [])
+    ids = list(dict.fromkeys(ids or []))
+    owned = set(mine.filter(pk__in=ids).values_list("pk", flat=True))
+    missing = [task_id for task_id in ids if task_id not in owned]
+    targets = mine.filter(pk__in=owned)
+    now = timezone.now()
+    if action == "complete":
+        affected = targets.filter(completed=False).update(
+            completed=True, completed_at=now, version=F("version") + 1, updated_at=now
+        )
+    elif action == "reopen":
+        affected = targets.filter(completed=True).update(
+            completed=False, completed_at=None, version=F("version") + 1, updated_at=now
+        )
+    elif action == "delete":
+        affected = targets.delete()[1].get(Task._meta.label, 0)
+    else:
+        raise ValueError(f"Unknown bulk action {action!r}.")
+    return BulkResult(action, affected, missing)
+
+
+# --- Idempotent create ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StoredResponse:
+    status_code: int
+    body: dict
+    location: str
+    etag: str
+    replayed: bool = False
+
+
+def request_fingerprint(data: Any) -> str:
+    """The same JSON value gives the same fingerprint, whatever its key order or spacing."""
+    return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+@transaction.atomic
+def idempotent_create(
+    *, user: User, key: str, fingerprint: str, perform: Callable[[], StoredResponse]
+) -> StoredResponse:
+    """Run `perform` once per (user, key) within 24 hours; repeats get its stored response.
+
+    The key row is inserted in the same transaction as the task, so a concurrent request with the
+    same key waits on the unique index until the first commits, then replays its response.
+    """
+    try:
+        with transaction.atomic():
+            record = IdempotencyKey.objects.create(user=user, key=key, fingerprint=fingerprint)
+    except IntegrityError:
+        record = IdempotencyKey.objects.select_for_update().get(user=user, key=key)
+        if record.created_at < timezone.now() - IDEMPOTENCY_TTL:
+            record.created_at, record.fingerprint, record.status_code = timezone.now(), fingerprint, None
+            record.response_body, record.location, record.etag = None, "", ""
+        elif record.fingerprint != fingerprint:
+            raise IdempotencyConflict() from None
+        elif record.status_code is None:
+            raise IdempotencyInProgress() from None
+        else:
+            return StoredResponse(
+                record.status_code, record.response_body, record.location, record.etag, replayed=True
+            )
+    response = perform()
+    record.status_code, record.response_body = response.status_code, response.body
+    record.location, record.etag = response.location, response.etag
+    record.save()
+    return response
+
+
+def idempotency_keys_purge_expired(*, now: datetime | None = None) -> int:
+    """Delete stored idempotent responses older than 24 hours. Returns how many."""
+    cutoff = (now or timezone.now()) - IDEMPOTENCY_TTL
+    return IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()[0]
