@@ -226,6 +226,7 @@ class TagCountSerializer(serializers.Serializer):
     task_count = serializers.IntegerField()
 
 
+@extend_schema_field({"type": "string", "example": "high,medium"})
 class CommaSeparatedPriorities(serializers.Field):
     def to_internal_value(self, data: str) -> list[int]:
         names = [name.strip() for name in data.split(",")]
@@ -237,6 +238,7 @@ class CommaSeparatedPriorities(serializers.Field):
         return [PRIORITY_BY_NAME[name] for name in names]
 
 
+@extend_schema_field(OpenApiTypes.BOOL)
 class QueryBooleanField(serializers.Field):
     def to_internal_value(self, data: str) -> bool:
         if data.lower() in {"true", "1"}:

@@ -25,6 +25,7 @@ from tasks.api.serializers import (
     TaskWriteSerializer,
 )
 from tasks.models import Task
+from todo_project.schema import AUTHENTICATED, problems
 
 IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,255}")
 
@@ -37,29 +38,39 @@ IF_MATCH = OpenApiParameter(
     OpenApiParameter.HEADER,
     description="Only write if the ETag still matches (else 412).",
 )
-ETAG_HEADER = {
-    "ETag": {"schema": {"type": "string"}, "description": "Strong validator of the task's version."}
-}
+ETAG = OpenApiParameter(
+    "ETag",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=[200, 201, 304],
+    description="The task's version.",
+)
+LIST_HEADERS = [
+    OpenApiParameter(
+        "X-Total-Count",
+        OpenApiTypes.INT,
+        OpenApiParameter.HEADER,
+        response=[200],
+        description="Tasks matching.",
+    ),
+    OpenApiParameter(
+        "Link",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=[200],
+        description='Next page: rel="next".',
+    ),
+]
+LOCATION = OpenApiParameter(
+    "Location", OpenApiTypes.URI, OpenApiParameter.HEADER, response=[201], description="The new task's URL."
+)
 
 
-def problem(description: str) -> OpenApiResponse:
-    return OpenApiResponse(
-        response=OpenApiTypes.OBJECT, description=f"{description} (application/problem+json)"
-    )
-
-
-COMMON_ERRORS = {
-    401: problem("No, bad or expired token"),
-    403: problem("user_mismatch or account_disabled"),
-    429: problem("rate_limited"),
-}
-WRITE_ERRORS = {
-    **COMMON_ERRORS,
-    400: problem("validation_error or malformed_json"),
-    413: problem("payload_too_large"),
-    415: problem("unsupported_media_type"),
-}
-DETAIL_ERRORS = {**COMMON_ERRORS, 404: problem("not_found")}
+READ_ERRORS = problems(*AUTHENTICATED)
+QUERY_ERRORS = problems(400, *AUTHENTICATED)
+WRITE_ERRORS = problems(400, 413, 415, *AUTHENTICATED)
+DETAIL_ERRORS = problems(404, *AUTHENTICATED)
+DETAIL_WRITE_ERRORS = problems(400, 404, 412, 413, 415, *AUTHENTICATED)
 
 
 class TaskViewSet(viewsets.ViewSet):
@@ -81,8 +92,8 @@ class TaskViewSet(viewsets.ViewSet):
         )
 
     @extend_schema(
-        parameters=[USER_ID_PARAMETER, TaskListQuerySerializer],
-        responses={200: TaskSerializer(many=True), **COMMON_ERRORS, 400: problem("validation_error")},
+        parameters=[USER_ID_PARAMETER, TaskListQuerySerializer, *LIST_HEADERS],
+        responses={200: TaskSerializer(many=True), **QUERY_ERRORS},
         description=(
             'A page of your tasks. `X-Total-Count` counts all matches; `Link: rel="next"` has the next page.'
         ),
@@ -111,14 +122,11 @@ class TaskViewSet(viewsets.ViewSet):
                 OpenApiParameter.HEADER,
                 description="Retry-safe create: 1-255 printable ASCII characters.",
             ),
+            LOCATION,
+            ETAG,
         ],
         request=TaskWriteSerializer,
-        responses={
-            201: TaskSerializer,
-            **WRITE_ERRORS,
-            409: problem("idempotency_in_progress"),
-            422: problem("idempotency_conflict"),
-        },
+        responses={201: TaskSerializer, **problems(400, 409, 413, 415, 422, *AUTHENTICATED)},
     )
     def create(self, request: Request, user_id: str) -> Response:
         key = request.headers.get("Idempotency-Key")
@@ -162,18 +170,18 @@ class TaskViewSet(viewsets.ViewSet):
         return self._task_response(task)
 
     @extend_schema(
-        parameters=[USER_ID_PARAMETER, IF_MATCH],
+        parameters=[USER_ID_PARAMETER, IF_MATCH, ETAG],
         request=TaskWriteSerializer,
-        responses={200: TaskSerializer, **WRITE_ERRORS, **DETAIL_ERRORS, 412: problem("precondition_failed")},
+        responses={200: TaskSerializer, **DETAIL_WRITE_ERRORS},
         description="Replace the fields given; `title` is required, fields left out keep their values.",
     )
     def update(self, request: Request, user_id: str, pk: str) -> Response:
         return self._write(request, pk, partial=False)
 
     @extend_schema(
-        parameters=[USER_ID_PARAMETER, IF_MATCH],
+        parameters=[USER_ID_PARAMETER, IF_MATCH, ETAG],
         request=TaskWriteSerializer(partial=True),
-        responses={200: TaskSerializer, **WRITE_ERRORS, **DETAIL_ERRORS, 412: problem("precondition_failed")},
+        responses={200: TaskSerializer, **DETAIL_WRITE_ERRORS},
     )
     def partial_update(self, request: Request, user_id: str, pk: str) -> Response:
         return self._write(request, pk, partial=True)
@@ -191,16 +199,16 @@ class TaskViewSet(viewsets.ViewSet):
 
     @extend_schema(
         parameters=[USER_ID_PARAMETER, IF_MATCH],
-        responses={204: None, **DETAIL_ERRORS, 412: problem("precondition_failed")},
+        responses={204: None, **problems(404, 412, *AUTHENTICATED)},
     )
     def destroy(self, request: Request, user_id: str, pk: str) -> Response:
         services.task_delete(user=request.user, task_id=int(pk), if_match=request.headers.get("If-Match"))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
-        parameters=[USER_ID_PARAMETER, IF_MATCH],
+        parameters=[USER_ID_PARAMETER, IF_MATCH, ETAG],
         request=CompleteSerializer,
-        responses={200: TaskSerializer, **WRITE_ERRORS, **DETAIL_ERRORS, 412: problem("precondition_failed")},
+        responses={200: TaskSerializer, **DETAIL_WRITE_ERRORS},
         description='No body: toggle. `{"completed": true}`: set (safe to retry).',
     )
     @action(detail=True, methods=["patch"])
@@ -227,7 +235,7 @@ class TaskViewSet(viewsets.ViewSet):
         result = services.tasks_bulk(user=request.user, **data.validated_data)
         return Response({"action": result.action, "affected": result.affected, "missing": result.missing})
 
-    @extend_schema(parameters=[USER_ID_PARAMETER], responses={200: StatsSerializer, **COMMON_ERRORS})
+    @extend_schema(parameters=[USER_ID_PARAMETER], responses={200: StatsSerializer, **READ_ERRORS})
     @action(detail=False, methods=["get"])
     def stats(self, request: Request, user_id: str) -> Response:
         return Response(selectors.task_stats(user=request.user))
@@ -235,7 +243,7 @@ class TaskViewSet(viewsets.ViewSet):
 
 @extend_schema_view(
     list=extend_schema(
-        parameters=[USER_ID_PARAMETER], responses={200: TagCountSerializer(many=True), **COMMON_ERRORS}
+        parameters=[USER_ID_PARAMETER], responses={200: TagCountSerializer(many=True), **READ_ERRORS}
     )
 )
 class TagViewSet(viewsets.ViewSet):
