@@ -1,5 +1,6 @@
 """Every read of tasks and tags. Ownership is enforced here: every query starts from `owned_by`."""
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -68,7 +69,10 @@ def _filtered(user: User, params: TaskListParams) -> QuerySet:
     for name in dict.fromkeys(tag_key(name) for name in params.tags):
         tasks = tasks.filter(tags__key=name)  # one join per tag: the task must carry every one
     if params.search:
-        tasks = tasks.filter(Q(title__icontains=params.search) | Q(description__icontains=params.search))
+        # A literal substring, case-insensitive beyond ASCII on both databases: SQLite's LIKE folds
+        # only ASCII, while its REGEXP (Python's re) and PostgreSQL's ~* fold Unicode.
+        pattern = re.escape(params.search)
+        tasks = tasks.filter(Q(title__iregex=pattern) | Q(description__iregex=pattern))
     if params.due_before is not None:
         tasks = tasks.filter(due_date__lt=params.due_before)
     if params.due_after is not None:
