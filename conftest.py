@@ -32,7 +32,7 @@ def _fresh_caches():
     cache.clear()
 
 
-def better_auth_claims(sub: str, **overrides: Any) -> dict[str, Any]:
+def better_auth_claims(sub: str, /, **overrides: Any) -> dict[str, Any]:
     """Claims exactly as Better Auth's jwt plugin builds them (BETTER_AUTH.md)."""
     now = int(time.time())
     claims = {
@@ -62,7 +62,7 @@ def sign_hs256(claims: dict[str, Any], secret: str | None = None, headers: dict 
 def make_token():
     """make_token(sub, **claim_overrides) -> a real HS256 token of Better Auth's shape."""
 
-    def make(sub: str, **overrides: Any) -> str:
+    def make(sub: str, /, **overrides: Any) -> str:
         return sign_hs256(better_auth_claims(sub, **overrides))
 
     return make
