@@ -1,5 +1,6 @@
 """Every write to users: just-in-time provisioning, registration, activation."""
 
+import logging
 import unicodedata
 from typing import Any
 
@@ -10,18 +11,22 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import User
 
+logger = logging.getLogger(__name__)
+
 NAME_MAX_LENGTH = User._meta.get_field("name").max_length
 EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length
 
 
-def _has_control_characters(value: str) -> bool:
-    return any(unicodedata.category(char) == "Cc" for char in value)
+def _has_unstorable_characters(value: str) -> bool:
+    # Control characters (NUL is refused by PostgreSQL) and lone surrogates, which JSON allows
+    # ("\ud800") but UTF-8 cannot encode, so neither database driver accepts them.
+    return any(unicodedata.category(char) in {"Cc", "Cs"} for char in value)
 
 
 def _claim_email(claims: dict[str, Any]) -> str | None:
     """The token's email when it is a usable one; anything else is ignored, never stored."""
     email = claims.get("email")
-    if not isinstance(email, str) or len(email) > EMAIL_MAX_LENGTH or _has_control_characters(email):
+    if not isinstance(email, str) or len(email) > EMAIL_MAX_LENGTH or _has_unstorable_characters(email):
         return None
     try:
         validate_email(email)
@@ -32,7 +37,7 @@ def _claim_email(claims: dict[str, Any]) -> str | None:
 
 def _claim_name(claims: dict[str, Any]) -> str | None:
     name = claims.get("name")
-    if not isinstance(name, str) or _has_control_characters(name):
+    if not isinstance(name, str) or _has_unstorable_characters(name):
         return None
     return name.strip()[:NAME_MAX_LENGTH]
 
@@ -57,7 +62,16 @@ def user_sync_from_claims(*, claims: dict[str, Any]) -> User:
         if value is not None and getattr(user, field) != value
     }
     if changes:
-        User.objects.filter(pk=user.pk).update(**changes)
+        try:
+            with transaction.atomic():
+                User.objects.filter(pk=user.pk).update(**changes)
+        except IntegrityError:
+            # The new email is another password account's, and a password account's email is its
+            # standalone login, unique. Keep the old email rather than fail the request.
+            logger.warning("Not changing user %s's email: another password account has it.", user.pk)
+            changes.pop("email", None)
+            if changes:
+                User.objects.filter(pk=user.pk).update(**changes)
         for field, value in changes.items():
             setattr(user, field, value)
     return user
