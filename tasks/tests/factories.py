@@ -32,4 +32,5 @@ class TaskFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def tags(task, create, names, **kwargs):
         if create and names:
-            task.tags.add(*tags_get_or_create(user=task.user, names=names))
+            # By pk: the tags come back from raw SQL, not bound to a database alias.
+            task.tags.add(*[tag.pk for tag in tags_get_or_create(user=task.user, names=names)])
