@@ -5,6 +5,7 @@ must set `DJANGO_SECRET_KEY` and `BETTER_AUTH_SECRET` or the process refuses to 
 """
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -39,6 +40,19 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+_RATE = re.compile(r"[1-9][0-9]*/([1-9][0-9]*)?(s|sec|second|m|min|minute|h|hour|d|day)s?")
+
+
+def env_rate(name: str, default: str) -> str | None:
+    """A rate limit such as `600/min` or `20/15min`; `off` disables it."""
+    value = os.environ.get(name, "").strip().lower() or default
+    if value in {"off", "none"}:
+        return None
+    if not _RATE.fullmatch(value):
+        raise ImproperlyConfigured(f"{name} must look like 600/min, 20/15min or off, not {value!r}.")
+    return value
+
+
 # --- Core -------------------------------------------------------------------------------------
 DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
@@ -50,6 +64,24 @@ if not SECRET_KEY:
     SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
+# --- Security (HTTPS behind a TLS-terminating proxy) ------------------------------------------
+# The proxy's header that says the original request was HTTPS, e.g. X-Forwarded-Proto. Only set
+# it when the proxy always overwrites that header: a client could otherwise claim HTTPS itself.
+_proxy_ssl_header = os.environ.get("DJANGO_SECURE_PROXY_SSL_HEADER", "").strip()
+if _proxy_ssl_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
+# Platform probes often call the instance over plain HTTP; a redirect would fail them.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", not DEBUG)
+# The admin's form posts from its public HTTPS origin, e.g. https://api.example.com.
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+X_FRAME_OPTIONS = "DENY"
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -60,7 +92,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "rest_framework",
-    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "accounts",
@@ -69,6 +100,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "todo_project.middleware.RequestIDMiddleware",
+    "todo_project.logging.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -117,6 +149,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Bounded connect time: a cold Neon compute wakes in a few seconds; an unreachable server
     # must become a 503, not a hung worker.
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))
+    # TCP keepalives notice a connection that died silently (a NAT or proxy dropped it) in about
+    # a minute instead of the kernel's two hours.
+    _keepalives = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+    for _name, _value in _keepalives.items():
+        DATABASES["default"]["OPTIONS"].setdefault(_name, _value)
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
@@ -128,9 +165,23 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache --------------------------------------------------------------------------------------
+# Redis when REDIS_URL is set (shared by every process and instance: rate-limit counters, stored
+# idempotent responses), else per-process memory. A slow or unreachable Redis must not hold a
+# request for long, so its socket waits are bounded.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "todo"),
+            "OPTIONS": {
+                "socket_connect_timeout": env_int("REDIS_TIMEOUT_SECONDS", 2),
+                "socket_timeout": env_int("REDIS_TIMEOUT_SECONDS", 2),
+                "health_check_interval": 30,
+            },
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -202,6 +253,19 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "todo_project.api.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # Per user on every authenticated view, per client address on views with a throttle_scope
+    # (the /api/auth/* routes). Counters live in the cache: Redis makes them shared.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "todo_project.throttling.UserRateThrottle",
+        "todo_project.throttling.AddressScopedRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env_rate("API_RATE_LIMIT_USER", "600/min"),
+        "auth": env_rate("API_RATE_LIMIT_AUTH", "20/min"),
+    },
+    # How many proxies in front of us append to X-Forwarded-For. 0 (the default) uses the socket
+    # address and ignores the header, which a client can write anything into.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
 }
 # Request bodies above this are refused with 413 (API.md §5).
 API_MAX_BODY_BYTES = 1024 * 1024
@@ -240,7 +304,9 @@ USE_TZ = True
 
 # --- Static files -------------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# `manage.py collectstatic` fills it at build time (gunicorn.conf.py runs it when the manifest is
+# missing); whitenoise serves it with hashed names, far-future caching and gzip variants.
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", "") or BASE_DIR / "staticfiles")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -251,9 +317,25 @@ STORAGES = {
 }
 
 # --- Logging ------------------------------------------------------------------------------------
+# JSON lines on stdout in production (one per request from todo_project.logging, plus warnings
+# and errors), readable text when debugging. Never a token, password or secret: see logging.py.
+LOG_FORMAT = os.environ.get("DJANGO_LOG_FORMAT", "text" if DEBUG else "json").strip().lower()
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"DJANGO_LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {"()": "todo_project.logging.JSONFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": LOG_FORMAT}
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Our request line already reports every 4xx; Django would log each one again as a warning.
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "WARNING"},
+    },
 }
