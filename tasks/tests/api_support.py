@@ -64,6 +64,9 @@ def assert_problem(response, status: int, code: str, field: str | None = None) -
     body = response.json()
     assert body["status"] == status
     assert body["code"] == code, body
+    assert body["request_id"] == response["X-Request-ID"]
+    # `errors` appears exactly for validation failures (API.md §2).
+    assert ("errors" in body) == (code == "validation_error"), body
     if field is not None:
         assert body["errors"].get(field), body
         assert all(isinstance(message, str) and message for message in body["errors"][field])
