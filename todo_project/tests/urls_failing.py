@@ -1,0 +1,30 @@
+"""Test-only URLconf: the project's URLs plus views that fail, to see what a 500 looks like."""
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from todo_project.urls import handler404, handler500  # noqa: F401  (the resolver reads them here)
+
+SECRET_DETAIL = "SELECT password FROM accounts_user -- s3cr3t-internal-detail"
+
+
+class FailingApiView(APIView):
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    def get(self, request: Request) -> Response:
+        raise RuntimeError(SECRET_DETAIL)
+
+
+def failing_django_view(request: HttpRequest) -> HttpResponse:
+    raise RuntimeError(SECRET_DETAIL)
+
+
+urlpatterns = [
+    path("api/test-only/failing-api-view/", FailingApiView.as_view()),
+    path("api/test-only/failing-django-view/", failing_django_view),
+    path("", include("todo_project.urls")),
+]
