@@ -1,16 +1,19 @@
 """Rate limits (API.md §5): per user on authenticated views, per client address on the auth routes.
 
-Counters are fixed windows in the configured cache, incremented atomically (one Redis round trip:
-INCR and EXPIRE in a transaction), so every process and instance sharing a Redis enforces one limit,
-and concurrent requests cannot slip past it the way DRF's read-modify-write history can. A fixed
-window admits at most twice the rate across a window boundary; `Retry-After` is the exact time
-until the window ends. When the cache is unreachable the request is let through (and logged):
-losing rate limiting for a while is better than refusing every request.
+A sliding window: a request is allowed while fewer than `limit` requests were allowed in the last
+`period` seconds, and `Retry-After` is the exact time until the oldest of them leaves the window.
+With Redis the check-and-record is one Lua script (atomic, one round trip, Redis's clock), so every
+process and instance sharing the Redis enforces one limit, and concurrent requests cannot slip past
+it the way DRF's read-then-write history can. Without Redis, the history lives in the local cache
+under a lock. When the cache is unreachable the request is let through (and logged): losing rate
+limiting for a while is better than refusing every request.
 """
 
 import hashlib
 import logging
 import re
+import secrets
+import threading
 import time
 
 from django.core.cache import caches
@@ -24,6 +27,25 @@ logger = logging.getLogger(__name__)
 _UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60}
 _UNITS |= {"h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 _RATE = re.compile(r"(?P<limit>[1-9][0-9]*)/(?P<count>[1-9][0-9]*)?(?P<unit>[a-z]+?)s?")
+
+# KEYS[1] = the sorted set of allowed requests (score = time); ARGV = period, limit, member.
+# Returns {1, 0} when allowed, {0, seconds until a slot frees} when not.
+_SLIDING_WINDOW_LUA = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
+local period = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - period)
+if redis.call('ZCARD', KEYS[1]) < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(period * 1000))
+  return {1, '0'}
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {0, tostring(tonumber(oldest[2]) + period - now)}
+"""
+
+_local_lock = threading.Lock()
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -39,27 +61,29 @@ def client_address(request) -> str:
     return BaseThrottle().get_ident(request) or ""
 
 
-def _increment(key: str, ttl: int) -> int:
-    """Add one to the counter at `key` (created with `ttl` seconds to live) and return it."""
+def take_slot(key: str, limit: int, period: int) -> float | None:
+    """Record one request under `key` if fewer than `limit` were recorded in the last `period`
+    seconds: None when recorded, else the seconds until a slot frees up."""
     cache = caches["default"]
     if isinstance(cache, RedisCache):
         full_key = cache.make_and_validate_key(key)
-        pipe = cache._cache.get_client(full_key, write=True).pipeline(transaction=True)
-        pipe.incr(full_key)
-        pipe.expire(full_key, ttl, nx=True)
-        return int(pipe.execute()[0])
-    for _ in range(3):
-        if cache.add(key, 1, ttl):
-            return 1
-        try:
-            return cache.incr(key)
-        except ValueError:  # expired between add() and incr(); start the window again
-            continue
-    return 1
+        client = cache._cache.get_client(full_key, write=True)
+        # EVALSHA, sending the script itself only the first time a Redis server sees it.
+        script = client.register_script(_SLIDING_WINDOW_LUA)
+        allowed, wait = script(keys=[full_key], args=[period, limit, secrets.token_hex(8)])
+        return None if int(allowed) else max(float(wait), 0.001)
+    with _local_lock:  # the local cache is per process: a process-wide lock makes this atomic
+        now = time.time()
+        history = [stamp for stamp in cache.get(key, []) if stamp > now - period]
+        if len(history) >= limit:
+            return max(history[0] + period - now, 0.001)
+        history.append(now)
+        cache.set(key, history, period)
+        return None
 
 
-class FixedWindowRateThrottle(BaseThrottle):
-    """A rate from DEFAULT_THROTTLE_RATES[scope], counted per `ident()` in fixed windows."""
+class SlidingWindowRateThrottle(BaseThrottle):
+    """A rate from DEFAULT_THROTTLE_RATES[scope], counted per `ident()`."""
 
     scope = ""
 
@@ -75,6 +99,7 @@ class FixedWindowRateThrottle(BaseThrottle):
 
     def allow_request(self, request: Request, view) -> bool:
         scope = self.get_scope(view)
+        # Read per request (not at import, as DRF's own throttles do) so settings changes apply.
         rate = api_settings.DEFAULT_THROTTLE_RATES.get(scope) if scope else None
         if not rate:
             return True
@@ -82,26 +107,20 @@ class FixedWindowRateThrottle(BaseThrottle):
         if ident is None:
             return True
         limit, period = parse_rate(rate)
-        now = time.time()
-        window = int(now // period)
         # Hashed: an address or user id of any shape makes a valid key for every cache backend.
         digest = hashlib.sha256(ident.encode()).hexdigest()[:32]
-        key = f"throttle:{scope}:{digest}:{period}:{window}"
         try:
-            count = _increment(key, period + 1)
+            self._wait = take_slot(f"throttle:{scope}:{period}:{digest}", limit, period)
         except Exception:
             logger.warning("Rate limiting skipped: the cache is unavailable", exc_info=True)
             return True
-        if count <= limit:
-            return True
-        self._wait = (window + 1) * period - now
-        return False
+        return self._wait is None
 
     def wait(self) -> float | None:
         return self._wait
 
 
-class UserRateThrottle(FixedWindowRateThrottle):
+class UserRateThrottle(SlidingWindowRateThrottle):
     """Per authenticated user (the token's `sub`), on every view that authenticates."""
 
     scope = "user"
@@ -113,8 +132,12 @@ class UserRateThrottle(FixedWindowRateThrottle):
         return str(user.pk)
 
 
-class AddressScopedRateThrottle(FixedWindowRateThrottle):
-    """Per client address on views that set `throttle_scope` (the sign-in routes: "auth")."""
+class AddressScopedRateThrottle(SlidingWindowRateThrottle):
+    """Per client address on views whose `throttle_scope` has a rate (the sign-in routes: "auth").
+
+    A scope without a configured rate is not limited here; authenticated views are limited per
+    user by UserRateThrottle instead (a whole office behind one address is many users).
+    """
 
     def get_scope(self, view) -> str:
         return getattr(view, "throttle_scope", "") or ""

@@ -60,7 +60,6 @@ def production_env(**overrides: str) -> dict[str, str]:
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
             "BETTER_AUTH_SECRET": secrets.token_urlsafe(40),
             "LOCAL_AUTH_ENABLED": "true",
-            "DJANGO_STATIC_ROOT": str(collected_static()),
             "PYTHONDONTWRITEBYTECODE": "1",
         }
     )
@@ -226,6 +225,8 @@ def gunicorn(env: dict[str, str], directory: Path, *, name: str = "web") -> Iter
     """The Procfile's `web` process on a free port, ready to serve; stopped on exit."""
     port = free_port()
     env = {"GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "4", **env, "PORT": str(port)}
+    if "DJANGO_STATIC_ROOT" not in env:
+        env["DJANGO_STATIC_ROOT"] = str(collected_static())
     env.setdefault("GUNICORN_BIND", f"127.0.0.1:{port}")
     log_path = directory / f"{name}-{port}.log"
     with open(log_path, "wb") as log:
