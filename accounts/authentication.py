@@ -47,6 +47,8 @@ def bearer_token(request: Request) -> str | None:
 def _verification_key(header: dict[str, Any]) -> tuple[Any, str]:
     """The key and the single algorithm this token may be verified with (no algorithm confusion)."""
     alg = header.get("alg")
+    if not isinstance(alg, str):
+        raise InvalidToken("The token's header has no algorithm.")
     if alg == "HS256" and settings.BETTER_AUTH_SECRET:
         return settings.BETTER_AUTH_SECRET.encode(), "HS256"
     if alg in ASYMMETRIC_ALGORITHMS and settings.BETTER_AUTH_JWKS_URL:

@@ -3,6 +3,7 @@
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -17,14 +18,17 @@ class JWKSServer:
 
     def __init__(self) -> None:
         self.document: dict[str, Any] = {"keys": []}
+        self.raw: bytes | None = None  # served instead of `document` when set
         self.status = 200
+        self.delay = 0.0  # seconds to wait before answering, like a slow or hung Better Auth
         self.requests = 0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 server.requests += 1
-                body = json.dumps(server.document).encode()
+                time.sleep(server.delay)
+                body = server.raw if server.raw is not None else json.dumps(server.document).encode()
                 self.send_response(server.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

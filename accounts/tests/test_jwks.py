@@ -1,8 +1,10 @@
 """Asymmetric Better Auth tokens verified against a JWKS document served over real HTTP."""
 
+import threading
 import time
 
 import pytest
+from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.tests.helpers import (
@@ -145,11 +147,34 @@ def test_jwks_server_error_with_no_cached_key_is_503(api_client, jwks_only, ed25
 
 @pytest.mark.parametrize(
     "document",
-    [{"keys": "nope"}, ["not", "a", "dict"], {"keys": [{"kty": "OKP", "crv": "Ed448", "x": "AA"}, 7]}, {}],
-    ids=["keys-not-a-list", "not-an-object", "unusable-keys", "empty"],
+    [
+        {"keys": "nope"},
+        {"keys": 5},
+        {"keys": None},
+        ["not", "a", "dict"],
+        {"keys": [{"kty": "OKP", "crv": "Ed448", "x": "AA"}, 7, {"kty": "RSA", "kid": ["x"]}]},
+        {},
+        b"not json",
+        b"\xff\xfe",
+        b"[" * 200_000,
+    ],
+    ids=[
+        "keys-str",
+        "keys-int",
+        "keys-null",
+        "not-an-object",
+        "unusable-keys",
+        "empty",
+        "not-json",
+        "not-utf8",
+        "deep",
+    ],
 )
 def test_jwks_document_without_usable_keys_is_503(api_client, jwks_only, ed25519_key, document):
-    jwks_only.document = document
+    if isinstance(document, bytes):
+        jwks_only.raw = document
+    else:
+        jwks_only.document = document
     assert_problem(
         me(api_client, f"Bearer {ed25519_key.sign(better_auth_claims('u1'))}"), 503, "service_unavailable"
     )
@@ -203,3 +228,25 @@ def test_kid_that_is_not_a_string_is_refused(api_client, jwks_only, ed25519_key)
     for kid in (["a"], {"k": 1}, 7):
         token = hs256_by_hand({"alg": "EdDSA", "kid": kid}, claims, b"x")
         assert_refused_token(me(api_client, f"Bearer {token}"))
+
+
+def test_known_key_does_not_wait_for_a_slow_refetch(api_client, jwks_only, settings, ed25519_key):
+    # A bogus kid makes one thread refetch from a slow JWKS endpoint; requests whose key is
+    # already cached must not queue behind that fetch.
+    settings.BETTER_AUTH_JWKS_MIN_REFRESH_SECONDS = 0
+    jwks_only.publish(ed25519_key)
+    assert me(api_client, f"Bearer {ed25519_key.sign(better_auth_claims('u1'))}").status_code == 200
+    jwks_only.delay = 3
+    bogus = ed25519_key.sign(better_auth_claims("u1"), kid=random_kid())
+    slow = threading.Thread(target=lambda: me(APIClient(), f"Bearer {bogus}"))
+    slow.start()
+    deadline = time.monotonic() + 10
+    while jwks_only.requests < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert jwks_only.requests == 2  # the slow fetch is under way
+    started = time.monotonic()
+    response = me(api_client, f"Bearer {ed25519_key.sign(better_auth_claims('u1'))}")
+    elapsed = time.monotonic() - started
+    slow.join()
+    assert response.status_code == 200
+    assert elapsed < 1.5
