@@ -44,7 +44,9 @@ def listed(client, user, tasks, **params):
     response = client.get(tasks_url(user.pk), params)
     assert response.status_code == 200, response.content
     by_id = {task["id"]: name for name, task in tasks.items()}
-    names = {by_id[task["id"]] for task in response.json()}
+    found = [task["id"] for task in response.json()]
+    assert len(found) == len(set(found)), "a task is listed twice"
+    names = {by_id[task_id] for task_id in found}
     assert int(response["X-Total-Count"]) == len(names)
     return names
 
@@ -139,6 +141,47 @@ def test_search_matches_non_ascii_case_insensitively(auth_client, user):
     response = auth_client.get(tasks_url(user.pk), {"search": "Z\u00dcRICH"})
 
     assert [found["id"] for found in response.json()] == [task["id"]]
+
+
+def test_tag_filter_matches_non_ascii_tags_case_insensitively(auth_client, user):
+    task = create_task(auth_client, user.pk, title="sorry", tags=["\u00c4rger", "\u00c9t\u00e9"])
+    create_task(auth_client, user.pk, title="other", tags=["arger"])
+
+    response = auth_client.get(tasks_url(user.pk), {"tag": ["\u00e4RGER", "\u00e9T\u00c9"]})
+
+    assert [found["id"] for found in response.json()] == [task["id"]]
+
+
+@pytest.mark.parametrize(
+    "param", ["search", "tag", "priority", "status", "sort", "due_before", "updated_since"]
+)
+@pytest.mark.parametrize(
+    "raw",
+    ["%00", "a%00b", "%1B", "%ED%A0%80", "%FF%FE"],
+    ids=["NUL", "inner-NUL", "ESC", "surrogate", "not-utf8"],
+)
+def test_control_characters_or_bad_bytes_in_a_parameter_are_never_a_500(auth_client, user, tasks, param, raw):
+    # Percent-encoded as a client sends it; the test client cannot encode a lone surrogate itself.
+    response = auth_client.get(f"{tasks_url(user.pk)}?{param}={raw}")
+
+    if response.status_code != 200:
+        assert_problem(response, 400, "validation_error", param)
+    else:
+        assert response.json() == []
+
+
+@pytest.mark.parametrize("param", ["due_before", "due_after", "updated_since"])
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:30:00-05:00"])
+def test_a_date_time_parameter_outside_the_representable_range_is_400(auth_client, user, param, value):
+    assert_problem(auth_client.get(tasks_url(user.pk), {param: value}), 400, "validation_error", param)
+
+
+def test_a_very_long_search_is_not_a_500(auth_client, user, tasks):
+    response = auth_client.get(tasks_url(user.pk), {"search": "milk" * 2000})
+
+    assert response.status_code in (200, 400)
+    if response.status_code == 400:
+        assert_problem(response, 400, "validation_error", "search")
 
 
 @pytest.mark.parametrize(

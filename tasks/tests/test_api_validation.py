@@ -249,6 +249,29 @@ def test_due_date_that_is_not_a_date_time_is_400(writer, sent):
     rejected(writer, writer.send(due_date=sent), "due_date")
 
 
+@pytest.mark.parametrize(
+    "sent",
+    [
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:30:00-05:00",
+        "10000-01-01T00:00:00Z",
+        "2026-12-01T17:00:00+24:00",
+    ],
+    ids=["underflows-utc", "overflows-utc", "year-10000", "offset-24h"],
+)
+def test_due_date_outside_the_representable_range_is_400_not_500(writer, sent):
+    rejected(writer, writer.send(due_date=sent), "due_date")
+
+
+@pytest.mark.parametrize(
+    ("sent", "returned"),
+    [("0001-01-01T01:00:00+01:00", "0001-01-01T00:00:00Z"), ("9999-12-31T23:59:59Z", "9999-12-31T23:59:59Z")],
+    ids=["earliest", "latest"],
+)
+def test_due_date_at_the_edges_of_the_range_round_trips(writer, sent, returned):
+    assert accepted(writer.send(due_date=sent))["due_date"] == returned
+
+
 def test_due_date_null_is_accepted_and_clears_it(auth_client, user):
     task = create_task(auth_client, user.pk, due_date="2026-12-01T17:00:00Z")
 
