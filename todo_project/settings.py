@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "accounts",
     "tasks",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -213,6 +214,9 @@ BETTER_AUTH_JWKS_CACHE_SECONDS = env_int("BETTER_AUTH_JWKS_CACHE_SECONDS", 3600)
 JWT_LEEWAY_SECONDS = env_int("JWT_LEEWAY_SECONDS", 30)
 # Standalone mode: this backend registers users and issues the same tokens itself.
 LOCAL_AUTH_ENABLED = env_bool("LOCAL_AUTH_ENABLED", True)
+# The Better Auth frontend's address, e.g. https://app.example.com: with LOCAL_AUTH_ENABLED=false the
+# pages this server renders (web/) say that sign-in happens there and link to it.
+FRONTEND_URL = os.environ.get("FRONTEND_URL", "").strip()
 ACCESS_TOKEN_LIFETIME_SECONDS = env_int("ACCESS_TOKEN_LIFETIME_SECONDS", 900)
 REFRESH_TOKEN_LIFETIME_SECONDS = env_int("REFRESH_TOKEN_LIFETIME_SECONDS", 7 * 24 * 3600)
 

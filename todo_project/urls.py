@@ -1,4 +1,4 @@
-"""Root URLs: the API under /api/, the admin, the probes."""
+"""Root URLs: the API under /api/, the admin, the probes, the pages."""
 
 import os
 
@@ -33,6 +33,8 @@ urlpatterns = [
     path(ADMIN_PATH, admin.site.urls),
     re_path(r"^healthz/?$", health.healthz, name="healthz"),
     re_path(r"^readyz/?$", health.readyz, name="readyz"),
+    # The sign-in and task pages (web/): /, /login, /register, /logout, /auth/session-token.
+    path("", include("web.urls")),
 ]
 
 handler404 = "todo_project.api.not_found"

@@ -1,0 +1,81 @@
+"""The sign-in and registration forms of the pages."""
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.password_validation import password_validators_help_text_html
+from django.core.exceptions import ValidationError
+
+from accounts.models import User
+from accounts.services import user_register
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form, asking for the email (the backend also accepts a user id)."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        # The same words as the API's 401 invalid_credentials, and no hint of which one was wrong.
+        "invalid_login": "Wrong email or password.",
+    }
+
+    def __init__(self, request=None, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        username = self.fields["username"]
+        username.label = "Email"
+        username.max_length = 254
+        username.widget.attrs.update(
+            {"maxlength": 254, "autocomplete": "email", "inputmode": "email", "spellcheck": "false"}
+        )
+
+
+class RegisterForm(forms.Form):
+    """A standalone-mode account. The rules (password validators, one account per email) are
+    accounts.services.user_register's, so this page and `POST /api/auth/register/` agree."""
+
+    name = forms.CharField(
+        label="Name",
+        max_length=255,
+        required=False,
+        help_text="Optional. Shown at the top of your task page.",
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    email = forms.EmailField(
+        label="Email",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True, "spellcheck": "false"}),
+    )
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        help_text=password_validators_help_text_html(),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label="Password again",
+        strip=False,
+        help_text="The same password, to catch a typing mistake.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    # The service names its fields as the API does; the form asks for the password twice.
+    _SERVICE_FIELDS = {"email": "email", "name": "name", "password": "password1"}
+
+    def clean(self):
+        cleaned = super().clean()
+        first, second = cleaned.get("password1"), cleaned.get("password2")
+        if first and second and first != second:
+            self.add_error("password2", "The two passwords are not the same.")
+        return cleaned
+
+    def register(self) -> User | None:
+        """Create the account; the service's refusals become this form's errors (then None)."""
+        try:
+            return user_register(
+                email=self.cleaned_data["email"],
+                password=self.cleaned_data["password1"],
+                name=self.cleaned_data["name"].strip(),
+            )
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                self.add_error(self._SERVICE_FIELDS.get(field), messages)
+            return None
