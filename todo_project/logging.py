@@ -23,6 +23,15 @@ current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 REQUEST_FIELDS = ("request_id", "user_id", "method", "route", "status", "duration_ms", "client_ip")
 
 
+class RequestContextFilter(logging.Filter):
+    """Stamp each record with the id of the request being served when it was written."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            record.request_id = current_request_id.get()
+        return True
+
+
 class JSONFormatter(logging.Formatter):
     """`{"time", "level", "logger", "message", ...request fields, "exception"}` on one line."""
 
@@ -33,9 +42,8 @@ class JSONFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        request_id = getattr(record, "request_id", None) or current_request_id.get()
-        if request_id:
-            entry["request_id"] = request_id
+        if getattr(record, "request_id", None):
+            entry["request_id"] = record.request_id
         for field in REQUEST_FIELDS[1:]:
             if hasattr(record, field):
                 entry[field] = getattr(record, field)
