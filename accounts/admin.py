@@ -1,24 +1,145 @@
-"""Staff moderation of users."""
+"""Staff moderation of users: who they are, how many tasks they have, deactivate and reactivate.
 
-from django.contrib import admin
+Built for a large table: the task count is one correlated subquery per row of the page (never a
+GROUP BY over every task), and the paginator never counts the whole table.
+"""
+
+from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils.html import format_html
 
-from accounts.models import User
+from accounts.models import User, new_user_id
+from accounts.services import user_set_active
+from tasks.admin import LargeTablePaginator
+from tasks.models import Task
+
+# Users changed by one action: bounded, so a "select all" cannot run for minutes in one request.
+ACTION_LIMIT = 1000
+
+
+def admin_login_key(request, credentials: dict | None) -> str:
+    """The account an admin login attempt is counted against (django-axes' username callable).
+
+    The backend accepts an email in any case or a user id, so each spelling of one account must
+    count as that account: otherwise an attacker gets five guesses per spelling.
+    """
+    login = ((credentials or {}).get("username") or request.POST.get("username") or "").strip()
+    if "@" not in login:
+        return login
+    account_id = (
+        User.objects.filter(email__iexact=login)
+        .exclude(password__startswith="!")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return account_id or login.casefold()
+
+
+class UserCreationForm(AdminUserCreationForm):
+    """Django's admin creation form; a blank id gets one of Better Auth's shape."""
+
+    class Meta(AdminUserCreationForm.Meta):
+        model = User
+        fields = ["id", "email", "name"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["id"].required = False
+        self.fields["id"].help_text = "Leave blank for a new random id, or give the Better Auth user id."
+
+    def clean_id(self) -> str:
+        return self.cleaned_data.get("id") or new_user_id()
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    list_display = ["id", "email", "name", "is_active", "is_staff", "date_joined"]
+    add_form = UserCreationForm
+    list_display = ["id", "email", "name", "is_active", "is_staff", "date_joined", "tasks_link"]
     list_filter = ["is_active", "is_staff", "date_joined"]
-    search_fields = ["id", "email", "name"]
-    ordering = ["-date_joined"]
-    readonly_fields = ["date_joined", "last_login"]
+    search_fields = ["=id", "email", "name"]
+    ordering = ["-date_joined", "id"]
+    readonly_fields = ["date_joined", "last_login", "tasks_link"]
     fieldsets = [
         (None, {"fields": ["id", "password"]}),
-        ("Profile", {"fields": ["email", "name"]}),
+        ("Profile", {"fields": ["email", "name", "tasks_link"]}),
         ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [
-        (None, {"classes": ["wide"], "fields": ["id", "email", "name", "password1", "password2"]})
+        (
+            None,
+            {
+                "classes": ["wide"],
+                "fields": ["id", "email", "name", "usable_password", "password1", "password2"],
+            },
+        )
     ]
+    actions = ["deactivate_users", "reactivate_users"]
+    paginator = LargeTablePaginator
+    show_full_result_count = False
+    list_per_page = 50
+
+    def get_readonly_fields(self, request, obj=None):
+        # The id is the Better Auth `sub`: changing it would orphan the user's tokens.
+        readonly = list(super().get_readonly_fields(request, obj))
+        return [*readonly, "id"] if obj is not None else readonly
+
+    def get_queryset(self, request):
+        task_count = (
+            Task.objects.filter(user=OuterRef("pk"))
+            .order_by()
+            .values("user")
+            .annotate(n=Count("*"))
+            .values("n")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(task_count=Coalesce(Subquery(task_count, output_field=IntegerField()), 0))
+        )
+
+    @admin.display(description="tasks")
+    def tasks_link(self, user: User):
+        count = getattr(user, "task_count", None)
+        if count is None:  # the add form's preview has no annotation
+            count = Task.objects.filter(user=user).count() if user.pk else 0
+        url = reverse("admin:tasks_task_changelist") + f"?owner={user.pk}"
+        return format_html('<a href="{}">{} task{}</a>', url, count, "" if count == 1 else "s")
+
+    def save_model(self, request, obj, form, change):
+        # Activation goes through the service, as the command and any other caller do.
+        if change and "is_active" in form.changed_data:
+            active = obj.is_active
+            obj.is_active = not active
+            super().save_model(request, obj, form, change)
+            user_set_active(user=obj, active=active)
+        else:
+            super().save_model(request, obj, form, change)
+
+    def _set_active(self, request, queryset, *, active: bool) -> None:
+        verb = "reactivated" if active else "deactivated"
+        changed = []
+        for user in queryset.filter(is_active=not active).order_by()[:ACTION_LIMIT]:
+            if user.pk == request.user.pk and not active:
+                self.message_user(request, "You cannot deactivate your own account.", messages.ERROR)
+                continue
+            changed.append(user_set_active(user=user, active=active))
+        if changed:
+            # One history entry per user, in one insert.
+            LogEntry.objects.log_actions(
+                request.user.pk, changed, CHANGE, f"{verb.capitalize()} the account."
+            )
+        self.message_user(request, f"{len(changed)} user(s) {verb}.", messages.SUCCESS)
+
+    @admin.action(description="Deactivate selected users (their tokens are refused at once)")
+    def deactivate_users(self, request, queryset):
+        self._set_active(request, queryset, active=False)
+
+    @admin.action(description="Reactivate selected users")
+    def reactivate_users(self, request, queryset):
+        self._set_active(request, queryset, active=True)

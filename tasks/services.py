@@ -275,3 +275,13 @@ def idempotency_keys_purge_expired(*, now: datetime | None = None) -> int:
     """Delete stored idempotent responses older than 24 hours. Returns how many."""
     cutoff = (now or timezone.now()) - IDEMPOTENCY_TTL
     return IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()[0]
+
+
+# --- Admin and operator commands (added with issue 4) ---------------------------------------------
+@transaction.atomic
+def tag_delete(*, tag: Tag) -> int:
+    """Delete a tag. The tasks that carried it changed, so their version and updated_at move on.
+    Returns how many tasks carried it."""
+    changed = Task.objects.filter(tags=tag).update(version=F("version") + 1, updated_at=timezone.now())
+    tag.delete()
+    return changed

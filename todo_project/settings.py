@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "accounts",
     "tasks",
     "web",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -111,6 +112,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out admin login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "todo_project.urls"
@@ -188,7 +191,9 @@ else:
 
 # --- Users and passwords ------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["accounts.backends.EmailOrIdBackend"]
+# Axes first: it refuses a locked-out admin login before any password is checked. It needs the
+# request, so authenticate() must be given one (the API's token view does not call authenticate()).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "accounts.backends.EmailOrIdBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -199,6 +204,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Admin login throttling (django-axes, attempts stored in the database) ---------------------
+# After AXES_FAILURE_LIMIT failed admin logins from one address, or for one account (its email in
+# any case, or its id), further attempts are refused for the cool-off time, even with the right
+# password. `manage.py axes_reset` lifts every lockout.
+AXES_ENABLED = env_bool("ADMIN_LOGIN_THROTTLE_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_ONLY_ADMIN_SITE = True
+AXES_USERNAME_CALLABLE = "accounts.admin.admin_login_key"
+AXES_CLIENT_IP_CALLABLE = "todo_project.throttling.client_address"
+AXES_LOCKOUT_TEMPLATE = "admin/login_locked_out.html"
 
 # --- Better Auth tokens -------------------------------------------------------------------------
 # HS256 with the shared secret (raw UTF-8 bytes), and optionally Better Auth's JWKS for EdDSA,

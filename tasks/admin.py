@@ -1,0 +1,445 @@
+"""Staff moderation of tasks and tags. Every write goes through tasks.services, as the API's do.
+
+Built for a million-row table: lists sort by the primary key (an index), never count the whole
+table (see LargeTablePaginator), fetch tags for a page in one query, and offer filters whose
+choices come from bounded queries.
+"""
+
+from collections import defaultdict
+from datetime import timedelta
+from functools import cached_property
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Subquery
+from django.db.models.functions import Coalesce
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from accounts.models import User
+from tasks.models import MAX_TAGS_PER_TASK, TAG_MAX_LENGTH, Tag, Task, merge_tag_names
+from tasks.services import tag_delete, tags_merge, task_create, task_delete, task_update, tasks_bulk
+
+TaskThrough = Task.tags.through
+# Ids handed to one service call: bounded so that `pk IN (...)` stays within SQLite's limits.
+ACTION_CHUNK = 500
+
+
+class LargeTablePaginator(Paginator):
+    """A paginator that never counts a whole large table.
+
+    Unfiltered on PostgreSQL it uses the planner's row estimate (`pg_class.reltuples`, kept fresh
+    by autovacuum); otherwise it counts at most COUNT_CAP + 1 rows. The templates say "about" or
+    "more than" accordingly.
+    """
+
+    COUNT_CAP = 10_000
+    count_is_estimate = False
+    count_is_capped = False
+
+    @cached_property
+    def count(self) -> int:
+        queryset = self.object_list
+        if connection.vendor == "postgresql" and not queryset.query.where:
+            estimate = _estimated_rows(queryset.model)
+            if estimate > self.COUNT_CAP:
+                self.count_is_estimate = True
+                return estimate
+        counted = queryset.order_by().values("pk")[: self.COUNT_CAP + 1].count()
+        self.count_is_capped = counted > self.COUNT_CAP
+        return counted
+
+
+def _estimated_rows(model) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [model._meta.db_table]
+        )
+        row = cursor.fetchone()
+    return max(int(row[0]), 0) if row else 0  # -1 until the table is first analyzed
+
+
+def inexact_count_context(response, paginator_holder) -> None:
+    """'All 10001 selected' would be wrong when the count is capped or estimated."""
+    context = getattr(response, "context_data", None) or {}
+    changelist = context.get("cl")
+    if changelist is None:
+        return
+    paginator = changelist.paginator
+    if getattr(paginator, "count_is_estimate", False) or getattr(paginator, "count_is_capped", False):
+        context["selection_note_all"] = f"All matching {paginator_holder} selected"
+
+
+# --- Task list filters ----------------------------------------------------------------------------
+class StatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("pending", "Pending"), ("completed", "Completed")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "pending":
+            return queryset.pending()
+        if self.value() == "completed":
+            return queryset.completed()
+        return queryset
+
+
+class DueFilter(admin.SimpleListFilter):
+    """Due date relative to now, in the site's time zone; a week starts on Monday."""
+
+    title = "due"
+    parameter_name = "due"
+
+    def lookups(self, request, model_admin):
+        return [("overdue", "Overdue"), ("today", "Today"), ("week", "This week"), ("none", "No due date")]
+
+    def queryset(self, request, queryset):
+        now = timezone.localtime()
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        match self.value():
+            case "overdue":
+                return queryset.overdue(now)
+            case "today":
+                return queryset.filter(due_date__gte=midnight, due_date__lt=midnight + timedelta(days=1))
+            case "week":
+                monday = midnight - timedelta(days=midnight.weekday())
+                return queryset.filter(due_date__gte=monday, due_date__lt=monday + timedelta(days=7))
+            case "none":
+                return queryset.filter(due_date__isnull=True)
+        return queryset
+
+
+class OwnerFilter(admin.SimpleListFilter):
+    """Tasks of one user (`?owner=<id>`, the link from the user list). Only the chosen owner is
+    listed as a choice: listing every user would not scale."""
+
+    title = "owner"
+    parameter_name = "owner"
+
+    def lookups(self, request, model_admin):
+        user = User.objects.filter(pk=self.value()).first() if self.value() else None
+        return [(user.pk, str(user))] if user else []
+
+    def queryset(self, request, queryset):
+        return queryset.filter(user_id=self.value()) if self.value() else queryset
+
+
+class TagFilter(admin.SimpleListFilter):
+    """Tasks carrying a tag, matched case-insensitively by name across users.
+
+    The choices are the owner's tags when the list is filtered to one owner, else the names of
+    the most recently created tags (a bounded query, not a scan of every tag).
+    """
+
+    title = "tag"
+    parameter_name = "tag"
+    RECENT = 500
+    SHOWN = 20
+
+    def lookups(self, request, model_admin):
+        owner = request.GET.get(OwnerFilter.parameter_name)
+        if owner:
+            tags = Tag.objects.filter(user_id=owner).order_by("key").values_list("key", "name")[:100]
+            return list(dict(tags).items())
+        recent = Tag.objects.order_by("-id").values_list("key", "name")[: self.RECENT]
+        names: dict[str, str] = {}
+        for key, name in recent:
+            names.setdefault(key, name)
+        choices = sorted(names.items())[: self.SHOWN]
+        if self.value() and self.value() not in names:
+            choices.append((self.value(), self.value()))
+        return choices
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(tags__key=self.value().casefold())
+        return queryset
+
+
+# --- Task form ------------------------------------------------------------------------------------
+class TaskAdminForm(forms.ModelForm):
+    """The task's fields, with tags typed as names (a select of every tag would not scale)."""
+
+    tag_names = forms.CharField(
+        label="Tags",
+        required=False,
+        help_text=f"Comma-separated names; case-insensitive duplicates merge; at most {MAX_TAGS_PER_TASK}.",
+        widget=forms.TextInput(attrs={"size": 60}),
+    )
+
+    class Meta:
+        model = Task
+        fields = ["user", "title", "description", "completed", "priority", "due_date"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["tag_names"].initial = ", ".join(tag.name for tag in self.instance.tags.all())
+
+    def clean_title(self) -> str:
+        return self.cleaned_data["title"].strip()
+
+    def clean_tag_names(self) -> list[str]:
+        names = [name.strip() for name in self.cleaned_data["tag_names"].split(",")]
+        names = merge_tag_names(name for name in names if name)
+        for name in names:
+            if len(name) > TAG_MAX_LENGTH:
+                raise ValidationError(f"Tag {name[:20]!r}... is longer than {TAG_MAX_LENGTH} characters.")
+        if len(names) > MAX_TAGS_PER_TASK:
+            raise ValidationError(f"A task has at most {MAX_TAGS_PER_TASK} tags (got {len(names)}).")
+        return names
+
+
+def _copy_into(target: Task, source: Task) -> None:
+    """Make the admin's instance the saved task, so the admin's messages and log name it."""
+    for field in Task._meta.concrete_fields:
+        setattr(target, field.attname, getattr(source, field.attname))
+    target._state.adding = False
+    target._state.db = source._state.db
+
+
+def _owner_ids(queryset) -> dict[str, list[int]]:
+    ids_by_owner: dict[str, list[int]] = defaultdict(list)
+    for task_id, owner_id in queryset.order_by().values_list("pk", "user_id"):
+        ids_by_owner[owner_id].append(task_id)
+    return ids_by_owner
+
+
+def tasks_bulk_across_owners(queryset, action: str) -> int:
+    """Run tasks_bulk for each owner of the selected tasks, in bounded chunks. Returns affected."""
+    affected = 0
+    for owner_id, task_ids in _owner_ids(queryset).items():
+        owner = User(pk=owner_id)
+        for start in range(0, len(task_ids), ACTION_CHUNK):
+            affected += tasks_bulk(
+                user=owner, action=action, ids=task_ids[start : start + ACTION_CHUNK]
+            ).affected
+    return affected
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    form = TaskAdminForm
+    list_display = ["title", "owner", "completed", "priority", "due_date", "tag_list", "created_at"]
+    list_display_links = ["title"]
+    list_filter = [StatusFilter, "priority", DueFilter, TagFilter, OwnerFilter]
+    search_fields = ["title", "description", "=user__email", "=user__id"]
+    search_help_text = "Title or description (contains), or the owner's exact email or id."
+    date_hierarchy = "created_at"
+    autocomplete_fields = ["user"]
+    list_select_related = ["user"]
+    readonly_fields = ["completed_at", "version", "created_at", "updated_at"]
+    fields = [
+        "user",
+        "title",
+        "description",
+        "completed",
+        "completed_at",
+        "priority",
+        "due_date",
+        "tag_names",
+        "version",
+        "created_at",
+        "updated_at",
+    ]
+    # The primary key is an index; created_at alone is not (every index leads with the owner).
+    ordering = ["-id"]
+    sortable_by = ["title", "completed", "priority", "due_date", "created_at"]
+    paginator = LargeTablePaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    list_per_page = 100
+    actions = ["complete_tasks", "reopen_tasks", "delete_tasks"]
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request).prefetch_related(Prefetch("tags", Tag.objects.only("id", "name")))
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        # Moving a task to another owner is reassign_tasks' job (it merges tags too).
+        return [*self.readonly_fields, "user"] if obj is not None else self.readonly_fields
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # it deletes without the service
+        return actions
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        inexact_count_context(response, "tasks")
+        return response
+
+    @admin.display(description="owner", ordering="user__email")
+    def owner(self, task: Task):
+        url = reverse("admin:accounts_user_change", args=[task.user_id])
+        return format_html('<a href="{}">{}</a>', url, task.user)
+
+    @admin.display(description="tags")
+    def tag_list(self, task: Task):
+        return format_html_join(", ", "{}", ((tag.name,) for tag in task.tags.all()))
+
+    # --- writes through the services ---
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if not change:
+            task = task_create(
+                user=data["user"],
+                title=data["title"],
+                description=data["description"],
+                completed=data["completed"],
+                priority=data["priority"],
+                due_date=data["due_date"],
+                tags=data["tag_names"],
+            )
+        else:
+            fields = ["title", "description", "completed", "priority", "due_date"]
+            changes = {field: data[field] for field in fields if field in form.changed_data}
+            if "tag_names" in form.changed_data:
+                changes["tags"] = data["tag_names"]
+            task = task_update(user=obj.user, task_id=obj.pk, changes=changes)
+        _copy_into(obj, task)
+
+    def save_related(self, request, form, formsets, change):
+        # Tags were written by the service; the form has no many-to-many field left to save.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request, obj):
+        task_delete(user=obj.user, task_id=obj.pk)
+
+    def delete_queryset(self, request, queryset):
+        tasks_bulk_across_owners(queryset, "delete")
+
+    @admin.action(description="Mark selected tasks as completed", permissions=["change"])
+    def complete_tasks(self, request, queryset):
+        count = tasks_bulk_across_owners(queryset, "complete")
+        self.message_user(request, f"{count} task(s) marked as completed.", messages.SUCCESS)
+
+    @admin.action(description="Reopen selected tasks", permissions=["change"])
+    def reopen_tasks(self, request, queryset):
+        count = tasks_bulk_across_owners(queryset, "reopen")
+        self.message_user(request, f"{count} task(s) reopened.", messages.SUCCESS)
+
+    @admin.action(description="Delete selected tasks", permissions=["delete"])
+    def delete_tasks(self, request, queryset):
+        """Asks for confirmation first, like Django's own delete action."""
+        if request.POST.get("confirm") == "yes":
+            count = tasks_bulk_across_owners(queryset, "delete")
+            self.message_user(request, f"{count} task(s) deleted.", messages.SUCCESS)
+            return None
+        selected = request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME)
+        select_across = request.POST.get("select_across", "0")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Delete tasks: are you sure?",
+            "opts": self.model._meta,
+            "count": len(selected) if select_across == "0" else "all matching",
+            "preview": list(queryset.select_related("user")[:20]),
+            "selected": selected,
+            "select_across": select_across,
+            "action": "delete_tasks",
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "query_string": request.GET.urlencode(),
+        }
+        return TemplateResponse(request, "admin/tasks/task/delete_tasks_confirmation.html", context)
+
+
+# --- Tags -----------------------------------------------------------------------------------------
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    """Tags are named by their users through the API; staff see them, merge and delete them."""
+
+    list_display = ["name", "owner", "task_count"]
+    list_select_related = ["user"]
+    search_fields = ["name", "=user__email", "=user__id"]
+    search_help_text = "Tag name (contains), or the owner's exact email or id."
+    list_filter = [OwnerFilter]
+    readonly_fields = ["user", "name", "key", "task_count"]
+    fields = ["user", "name", "key", "task_count"]
+    ordering = ["-id"]
+    paginator = LargeTablePaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    actions = ["merge_tags", "delete_tags"]
+
+    def get_queryset(self, request):
+        count = (
+            TaskThrough.objects.filter(tag_id=OuterRef("pk"))
+            .order_by()
+            .values("tag_id")
+            .annotate(n=Count("*"))
+            .values("n")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(task_count=Coalesce(Subquery(count, output_field=IntegerField()), 0))
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        inexact_count_context(response, "tags")
+        return response
+
+    @admin.display(description="owner", ordering="user__email")
+    def owner(self, tag: Tag):
+        url = reverse("admin:accounts_user_change", args=[tag.user_id])
+        return format_html('<a href="{}">{}</a>', url, tag.user)
+
+    @admin.display(description="tasks")
+    def task_count(self, tag: Tag):
+        url = reverse("admin:tasks_task_changelist") + f"?owner={tag.user_id}&tag={tag.key}"
+        return format_html('<a href="{}">{}</a>', url, tag.task_count)
+
+    def delete_model(self, request, obj):
+        tag_delete(tag=obj)
+
+    def delete_queryset(self, request, queryset):
+        for tag in queryset:
+            tag_delete(tag=tag)
+
+    @admin.action(
+        description="Merge selected tags (of one user) into the oldest of them", permissions=["change"]
+    )
+    def merge_tags(self, request, queryset):
+        tags = list(queryset.order_by("id")[: MAX_TAGS_PER_TASK + 1])
+        if len(tags) < 2:
+            self.message_user(request, "Select at least two tags of one user to merge.", messages.ERROR)
+            return
+        if len(tags) > MAX_TAGS_PER_TASK or len({tag.user_id for tag in tags}) != 1:
+            self.message_user(
+                request, "Only tags of one user can be merged (at most 20 at once).", messages.ERROR
+            )
+            return
+        target, *sources = tags
+        names = ", ".join(repr(tag.name) for tag in sources)
+        self.log_deletions(request, sources)  # before the merge deletes them, as Django asks
+        moved = sum(tags_merge(source=source, target=target) for source in sources)
+        self.log_change(request, target, f"Merged {names} into this tag.")
+        self.message_user(
+            request, f"Merged {names} into {target.name!r}; {moved} task(s) now carry it.", messages.SUCCESS
+        )
+
+    @admin.action(description="Delete selected tags (their tasks keep existing)", permissions=["delete"])
+    def delete_tags(self, request, queryset):
+        tags = list(queryset.order_by()[:1000])
+        self.log_deletions(request, tags)
+        for tag in tags:
+            tag_delete(tag=tag)
+        self.message_user(request, f"{len(tags)} tag(s) deleted.", messages.SUCCESS)
