@@ -1,7 +1,8 @@
 """The API's edges: problem+json errors (RFC 9457), JSON parsing and rendering, content negotiation.
 
 Every error under `/api/` leaves through `problem_response`, whether DRF raised it
-(`problem_exception_handler`) or Django did before any view ran (`not_found`, `server_error`).
+(`problem_exception_handler`) or Django did before any view ran (`not_found`, `bad_request`,
+`server_error`).
 """
 
 import logging
@@ -10,6 +11,11 @@ from http import HTTPStatus
 from typing import Any
 
 import orjson
+from django.core.exceptions import (
+    DisallowedHost,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
@@ -19,7 +25,7 @@ from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.views import APIView, set_rollback
 
-from todo_project.exceptions import ServiceUnavailable
+from todo_project.exceptions import PayloadTooLarge, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +127,11 @@ def problem_exception_handler(exc: Exception, context: dict) -> HttpResponse:
     elif isinstance(exc, (OperationalError, InterfaceError)):
         logger.warning("Database unavailable: %s", exc.__class__.__name__)
         exc = ServiceUnavailable()
+    elif isinstance(exc, SuspiciousOperation):
+        # What Django's handler400 would have answered, had the view not been DRF's.
+        logger.warning("Suspicious request to %s: %s", getattr(request, "path", "?"), exc.__class__.__name__)
+        set_rollback()
+        return _suspicious_request_problem(request, exc)
 
     set_rollback()
     if not isinstance(exc, exceptions.APIException):
@@ -174,6 +185,24 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
         return problem_response(request, 404, "not_found", f"No API route matches {request.path}.")
     return defaults.page_not_found(request, exception)
+
+
+def _suspicious_request_problem(request: HttpRequest | None, exception: Exception) -> HttpResponse:
+    """A request Django refused before (or while) reading it, as the problem a client can act on."""
+    if isinstance(exception, RequestDataTooBig):
+        return problem_response(request, 413, "payload_too_large", PayloadTooLarge.default_detail)
+    if isinstance(exception, DisallowedHost):
+        errors = {"Host": ["This server does not answer to this host name."]}
+    else:
+        errors = {"non_field_errors": ["The request could not be understood."]}
+    return problem_response(request, 400, "validation_error", _validation_summary(errors), errors=errors)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler400: Django's SuspiciousOperation (a Host not in ALLOWED_HOSTS, a body over the limit)."""
+    if _is_api(request):
+        return _suspicious_request_problem(request, exception)
+    return defaults.bad_request(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -37,5 +37,6 @@ urlpatterns = [
     path("", include("web.urls")),
 ]
 
+handler400 = "todo_project.api.bad_request"
 handler404 = "todo_project.api.not_found"
 handler500 = "todo_project.api.server_error"

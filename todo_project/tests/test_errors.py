@@ -128,6 +128,22 @@ def test_json_with_a_charset_parameter_is_accepted(api_client):
     assert_problem(response, 401, "invalid_credentials")  # parsed, then refused on the merits
 
 
+@pytest.mark.urls("todo_project.tests.urls_failing")
+def test_body_over_one_mib_read_outside_drf_is_413():
+    # Django itself refuses it (RequestDataTooBig); its handler400 must still answer problem+json.
+    client = Client(raise_request_exception=False)
+    body = b"x" * (2 * MiB)
+    response = client.post("/api/test-only/body-reading-django-view/", body, content_type="application/json")
+    assert_problem(response, 413, "payload_too_large")
+
+
+@pytest.mark.parametrize("path", ["/api/me/", "/api/nope/", TOKEN])
+def test_host_not_allowed_is_a_400_problem(auth_client, path):
+    response = auth_client.get(path, HTTP_HOST="evil.example")
+    body = assert_problem(response, 400, "validation_error")
+    assert list(body["errors"]) == ["Host"]
+
+
 # --- Request ids ----------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "request_id", ["abc-123_X.y", "a", "f" * 128, "0f8fad5b-d9cb-469f-a165-70867728950e"]
