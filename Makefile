@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # A clearly-marked development secret; production sets its own (see README).
 DEV_ENV := DJANGO_DEBUG=true
 
-.PHONY: run test lint migrate clean
+.PHONY: run test lint migrate clean test-pgbouncer collectstatic serve check-deploy
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,22 @@ run: migrate
 
 test: $(VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The API tests through a local PgBouncer in transaction mode (as CI does; needs Debian's pgbouncer,
+# which the script installs when it is missing, and PostgreSQL at 127.0.0.1:5432).
+test-pgbouncer: $(VENV)/.installed
+	.ci/with-pgbouncer $(or $(PGBOUNCER_DB),todo_pgbouncer) $(MAKE) test PYTEST_ARGS="--create-db accounts tasks"
+
+# Production-style serving on this machine (DJANGO_SECRET_KEY and BETTER_AUTH_SECRET must be set):
+# the build step, then the Procfile's web process.
+collectstatic: $(VENV)/.installed
+	$(PY) manage.py collectstatic --noinput -v0
+
+serve: collectstatic
+	PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/gunicorn --config gunicorn.conf.py todo_project.wsgi:application
+
+check-deploy: $(VENV)/.installed
+	$(PY) manage.py check --deploy --fail-level WARNING
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
