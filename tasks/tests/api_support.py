@@ -4,11 +4,13 @@ They only speak HTTP: URLs, real Bearer tokens, problem+json checks, following `
 """
 
 import re
+import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from rest_framework.test import APIClient
 
 # RFC 3339 in UTC with a literal Z, as API.md promises for every date in a response.
@@ -101,3 +103,32 @@ def list_all(client: APIClient, url: str, params: dict[str, Any] | None = None) 
 
 def ids(tasks: list[dict[str, Any]]) -> list[int]:
     return [task["id"] for task in tasks]
+
+
+def run_concurrently(*calls: Callable[[], Any]) -> list[Any]:
+    """Run each call in its own thread (so its own database connection), released together.
+
+    Returns their results in the order given; an exception in a thread fails the test.
+    """
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+    errors: list[BaseException] = []
+
+    def run(index: int, call: Callable[[], Any]) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[index] = call()
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(index, call)) for index, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a concurrent request hung"
+    if errors:
+        raise errors[0]
+    return results

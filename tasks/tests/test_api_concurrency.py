@@ -1,9 +1,6 @@
 """ETag, If-None-Match and If-Match: conditional reads and writes without lost updates."""
 
-import threading
-
 import pytest
-from django.db import connections
 
 from tasks.tests.api_support import (
     assert_problem,
@@ -11,6 +8,8 @@ from tasks.tests.api_support import (
     create_task,
     get_task,
     postgres_only,
+    run_concurrently,
+    tags_url,
     tasks_url,
 )
 
@@ -173,36 +172,113 @@ def test_if_match_on_a_no_op_write_with_the_current_etag_succeeds(auth_client, u
     assert response["ETag"] == etag
 
 
+# --- truly concurrent writers (PostgreSQL) -------------------------------------------------------
 @postgres_only
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("writers", [2, 4])
 def test_concurrent_writers_with_one_etag_exactly_one_wins(user, make_token, writers):
     client = client_for(user, make_token)
     task = create_task(client, user.pk, title="Race")
-    etag = client.get(tasks_url(user.pk, task["id"]))["ETag"]
-    barrier = threading.Barrier(writers)
-    results: list[tuple[int, str]] = []
+    url = tasks_url(user.pk, task["id"])
+    etag = client.get(url)["ETag"]
 
-    def writer(n: int) -> None:
-        own = client_for(user, make_token)
-        try:
-            barrier.wait(timeout=10)
-            response = own.patch(
-                tasks_url(user.pk, task["id"]), {"title": f"writer {n}"}, format="json", HTTP_IF_MATCH=etag
-            )
-            results.append((response.status_code, f"writer {n}"))
-        finally:
-            connections.close_all()
+    def writer(n: int):
+        return lambda: client_for(user, make_token).patch(
+            url, {"title": f"writer {n}"}, format="json", HTTP_IF_MATCH=etag
+        )
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    responses = run_concurrently(*(writer(n) for n in range(writers)))
 
-    statuses = sorted(status for status, _ in results)
-    assert statuses == [200] + [412] * (writers - 1), results
-    winner = next(title for status, title in results if status == 200)
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200] + [412] * (writers - 1), statuses
+    winner = next(response.json()["title"] for response in responses if response.status_code == 200)
     final = get_task(client, user.pk, task["id"])
     assert final["title"] == winner
     assert final["version"] == task["version"] + 1
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_toggles_are_each_applied_once(user, make_token):
+    client = client_for(user, make_token)
+    task = create_task(client, user.pk, title="Toggle me")
+    url = tasks_url(user.pk, task["id"], "complete")
+    toggles = 5
+
+    responses = run_concurrently(*(lambda: client_for(user, make_token).patch(url) for _ in range(toggles)))
+
+    assert [response.status_code for response in responses] == [200] * toggles
+    final = get_task(client, user.pk, task["id"])
+    assert final["completed"] is (toggles % 2 == 1)
+    assert final["version"] == task["version"] + toggles
+    assert sorted(response.json()["version"] for response in responses) == list(range(2, 2 + toggles))
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_patches_of_different_fields_both_persist(user, make_token):
+    """Without If-Match the last write wins per field; a PATCH never reverts a field it did not send."""
+    client = client_for(user, make_token)
+    for _ in range(3):
+        task = create_task(client, user.pk, title="Before", priority="none", tags=["old"])
+        url = tasks_url(user.pk, task["id"])
+        bodies = [{"title": "After"}, {"priority": "high"}, {"description": "added"}, {"tags": ["new"]}]
+
+        responses = run_concurrently(
+            *(
+                lambda body=body: client_for(user, make_token).patch(url, body, format="json")
+                for body in bodies
+            )
+        )
+
+        assert [response.status_code for response in responses] == [200] * len(bodies)
+        final = get_task(client, user.pk, task["id"])
+        assert (final["title"], final["priority"], final["description"], final["tags"]) == (
+            "After",
+            "high",
+            "added",
+            ["new"],
+        )
+        assert final["version"] == task["version"] + len(bodies)
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_tag_replacements_leave_one_whole_set(user, make_token):
+    client = client_for(user, make_token)
+    task = create_task(client, user.pk, title="Tagged", tags=["start"])
+    url = tasks_url(user.pk, task["id"])
+    sets = [["a1", "a2", "a3"], ["b1", "b2"], ["c1"]]
+
+    run_concurrently(
+        *(
+            lambda tags=tags: client_for(user, make_token).patch(url, {"tags": tags}, format="json")
+            for tags in sets
+        )
+    )
+
+    assert get_task(client, user.pk, task["id"])["tags"] in sets
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_creates_of_one_new_tag_make_one_tag(user, make_token):
+    spellings = ["Shared", "SHARED", "shared", "sHaReD"]
+
+    responses = run_concurrently(
+        *(
+            lambda name=name: client_for(user, make_token).post(
+                tasks_url(user.pk), {"title": f"uses {name}", "tags": [name, f"own-{name}"]}, format="json"
+            )
+            for name in spellings
+        )
+    )
+
+    assert [response.status_code for response in responses] == [201] * len(spellings)
+    spelled = {response.json()["tags"][-1] for response in responses}
+    assert len(spelled) == 1
+    assert spelled <= set(spellings)
+    tags = client_for(user, make_token).get(tags_url(user.pk)).json()
+    assert [tag for tag in tags if tag["name"].lower() == "shared"] == [
+        {"name": spelled.pop(), "task_count": len(spellings)}
+    ]

@@ -1,11 +1,15 @@
 """Idempotency-Key on POST /tasks/: replay, conflict, scope, key form, and the concurrent case."""
 
-import threading
-
 import pytest
-from django.db import connections
 
-from tasks.tests.api_support import assert_problem, client_for, ids, postgres_only, tasks_url
+from tasks.tests.api_support import (
+    assert_problem,
+    client_for,
+    ids,
+    postgres_only,
+    run_concurrently,
+    tasks_url,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -148,22 +152,9 @@ def test_the_same_failed_request_is_validated_again_not_replayed_as_stored(auth_
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("requests", [2, 6])
 def test_concurrent_requests_with_one_key_create_exactly_one_task(user, make_token, requests):
-    barrier = threading.Barrier(requests)
-    responses = []
-
-    def send() -> None:
-        client = client_for(user, make_token)
-        try:
-            barrier.wait(timeout=10)
-            responses.append(post(client, user.pk, BODY, "double-click"))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=send) for _ in range(requests)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    responses = run_concurrently(
+        *(lambda: post(client_for(user, make_token), user.pk, BODY, "double-click") for _ in range(requests))
+    )
 
     assert len(responses) == requests
     created = [response for response in responses if response.status_code == 201]
