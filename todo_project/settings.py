@@ -218,6 +218,9 @@ AXES_ONLY_ADMIN_SITE = True
 AXES_USERNAME_CALLABLE = "accounts.admin.admin_login_key"
 AXES_CLIENT_IP_CALLABLE = "todo_project.throttling.client_address"
 AXES_LOCKOUT_TEMPLATE = "admin/login_locked_out.html"
+# Quiet: its start-up line would land on stdout of every manage.py command (logs go to stdout).
+# Attempts and lockouts are in the admin (Axes: access attempts) instead.
+AXES_VERBOSE = False
 
 # --- Better Auth tokens -------------------------------------------------------------------------
 # HS256 with the shared secret (raw UTF-8 bytes), and optionally Better Auth's JWKS for EdDSA,
