@@ -4,11 +4,13 @@ HS256 tokens are verified with `BETTER_AUTH_SECRET`; EdDSA, ES256 and RS256 toke
 Auth's JWKS when `BETTER_AUTH_JWKS_URL` is set. Each key verifies under one algorithm only.
 """
 
+import json
 import re
 from typing import Any
 
 import jwt
 from django.conf import settings
+from jwt.utils import base64url_decode
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
@@ -21,6 +23,11 @@ from todo_project.exceptions import ServiceUnavailable
 ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "ES256", "ES512", "RS256", "PS256"})
 MAX_TOKEN_LENGTH = 8192
 _SUB = re.compile(USER_ID_PATTERN)
+# RFC 6750 §2.1: "Bearer" 1*SP b64token. Spaces and tabs at the ends are not part of a header value
+# (RFC 9110 §5.5); other white space around or inside the token is refused, never repaired.
+_BEARER = re.compile(rb"bearer +([A-Za-z0-9._~+/-]+=*)", re.IGNORECASE)
+# 9999-12-31T23:59:59Z: NumericDates beyond it (or before 1970) are not dates a token can mean.
+_MAX_NUMERIC_DATE = 253402300799
 
 
 class TokenExpired(Exception):
@@ -33,15 +40,14 @@ class InvalidToken(Exception):
 
 def bearer_token(request: Request) -> str | None:
     """The token of `Authorization: Bearer <token>`, or None when another scheme (or none) is used."""
-    header = get_authorization_header(request).split()
-    if not header or header[0].lower() != b"bearer":
+    header = get_authorization_header(request)
+    words = header.split()
+    if not words or words[0].lower() != b"bearer":
         return None
-    if len(header) != 2:
+    match = _BEARER.fullmatch(header.strip(b" \t"))
+    if match is None:
         raise InvalidToken("The Authorization header must be 'Bearer <token>'.")
-    try:
-        return header[1].decode("ascii")
-    except UnicodeDecodeError:
-        raise InvalidToken("The token contains characters a JWT cannot have.") from None
+    return match.group(1).decode("ascii")
 
 
 def _verification_key(header: dict[str, Any]) -> tuple[Any, str]:
@@ -67,12 +73,39 @@ def _verification_key(header: dict[str, Any]) -> tuple[Any, str]:
     raise InvalidToken(f"Tokens signed with {alg!r} are not accepted.")
 
 
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    names = [name for name, _ in pairs]
+    if len(names) != len(set(names)):
+        raise InvalidToken("The token names a header parameter or claim twice.")
+    return dict(pairs)
+
+
+def _check_shape(raw: str) -> None:
+    """Refuse what PyJWT would read leniently: a header or claim named twice (RFC 7519 §4; parsers
+    disagree on which one wins) and NumericDates that are strings, booleans or out of range (PyJWT
+    would take "1795951728" or True through int())."""
+    header_segment, claims_segment = raw.split(".")[:2]
+    json.loads(base64url_decode(header_segment), object_pairs_hook=_unique_members)
+    claims = json.loads(base64url_decode(claims_segment), object_pairs_hook=_unique_members)
+    if not isinstance(claims, dict):
+        raise InvalidToken("The token's claims are not a JSON object.")
+    for name in ("exp", "iat", "nbf"):
+        value = claims.get(name)
+        if name in claims and (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 <= value <= _MAX_NUMERIC_DATE
+        ):
+            raise InvalidToken(f"The token's {name} is not a date (seconds since 1970, as a number).")
+
+
 def verify(raw: str) -> dict[str, Any]:
     """The claims of a valid token; raises TokenExpired or InvalidToken otherwise."""
     if len(raw) > MAX_TOKEN_LENGTH:
         raise InvalidToken("The token is too long.")
     try:
         header = jwt.get_unverified_header(raw)
+        _check_shape(raw)
         key, algorithm = _verification_key(header)
         audience = settings.BETTER_AUTH_AUDIENCE or None
         claims = jwt.decode(
@@ -86,7 +119,7 @@ def verify(raw: str) -> dict[str, Any]:
         )
     except jwt.ExpiredSignatureError:
         raise TokenExpired() from None
-    except (jwt.PyJWTError, ValueError, TypeError, OverflowError) as error:
+    except (jwt.PyJWTError, ValueError, TypeError, OverflowError, RecursionError) as error:
         raise InvalidToken(f"The token is not valid: {error}") from None
     if not isinstance(claims.get("sub"), str) or not _SUB.fullmatch(claims["sub"]):
         raise InvalidToken("The token's sub is not a valid user id.")
