@@ -8,6 +8,7 @@ from tasks.tests.api_support import (
     create_task,
     get_task,
     ids,
+    parse_time,
     tags_url,
     tasks_url,
 )
@@ -49,6 +50,7 @@ def test_bulk_complete_counts_only_tasks_it_changed_and_lists_missing_ids(
         assert now["completed"] is True
         assert RFC3339_UTC.match(now["completed_at"])
         assert now["version"] == task["version"] + 1
+        assert parse_time(now["updated_at"]) > parse_time(task["updated_at"])
     assert get_task(auth_client, user.pk, done[0]["id"]) == done[0]
     assert get_task(auth_client, user.pk, pending[2]["id"]) == pending[2]
 

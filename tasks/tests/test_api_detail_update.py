@@ -46,8 +46,10 @@ def test_unknown_task_is_404_problem(auth_client, user, task):
 
 
 @pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
-@pytest.mark.parametrize("task_id", ["99999999999999999999999", "9223372036854775808", "0"])
-def test_out_of_range_task_id_is_404_not_500(auth_client, user, method, task_id):
+@pytest.mark.parametrize(
+    "task_id", ["99999999999999999999999", "9223372036854775808", "0", "-1", "1.0", "1e3", "0x1", "%00"]
+)
+def test_out_of_range_or_malformed_task_id_is_404_not_500(auth_client, user, method, task_id):
     response = getattr(auth_client, method)(tasks_url(user.pk, task_id), {"title": "x"}, format="json")
 
     assert_problem(response, 404, "not_found")
@@ -66,6 +68,9 @@ def test_out_of_range_task_id_on_complete_is_404_not_500(auth_client, user):
         ("get", ("{id}", "complete")),
         ("put", ("{id}", "complete")),
         ("delete", ("stats",)),
+        ("delete", ()),
+        ("put", ()),
+        ("patch", ()),
     ],
 )
 def test_unsupported_method_is_405_problem(auth_client, user, task, method, parts):
@@ -257,6 +262,7 @@ def test_complete_without_a_body_toggles(auth_client, user, task, slash):
     assert first.json()["completed"] is True
     assert RFC3339_UTC.match(first.json()["completed_at"])
     assert first.json()["version"] == task["version"] + 1
+    assert parse_time(first.json()["updated_at"]) > parse_time(task["updated_at"])
     assert first["ETag"]
     assert second.json()["completed"] is False
     assert second.json()["completed_at"] is None
@@ -288,6 +294,22 @@ def test_complete_with_a_non_boolean_is_400_and_changes_nothing(auth_client, use
 
     assert_problem(response, 400, "validation_error", "completed")
     assert get_task(auth_client, user.pk, task["id"]) == task
+
+
+def test_complete_ignores_other_fields_in_its_body(auth_client, user, task):
+    response = auth_client.patch(
+        tasks_url(user.pk, task["id"], "complete"),
+        {"completed": True, "title": "sneaky", "priority": "high"},
+        format="json",
+    )
+
+    assert response.json()["completed"] is True
+    assert (response.json()["title"], response.json()["priority"]) == (task["title"], task["priority"])
+
+
+def test_unknown_sub_route_of_a_task_is_404(auth_client, user, task):
+    for suffix in ("unknown", "complete/extra", "tags"):
+        assert_problem(auth_client.get(tasks_url(user.pk, task["id"], suffix)), 404, "not_found")
 
 
 def test_complete_of_an_unknown_task_is_404(auth_client, user, task):

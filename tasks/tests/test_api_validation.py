@@ -311,6 +311,8 @@ def test_emoji_joiners_and_right_to_left_text_round_trip_exactly(auth_client, us
     )
     description = (
         f"\u0645\u0631\u062d\u0628\u0627\n{FAMILY}\u200d\ufe0f\r\n\u2028 \U0001f3f3\ufe0f\u200d\U0001f308"
+        # A BOM, private use, noncharacters and the last code point are not control characters.
+        "\ufeff \ue000 \ufdd0 \uffff \U0010ffff"
     )
     tags = ["\U0001f600", "\u05e9\u05dc\u05d5\u05dd", "e\u0301t\u00e9", FAMILY]
 
