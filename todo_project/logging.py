@@ -2,7 +2,8 @@
 
 What is logged is chosen field by field (never a request's headers, body, query string or path),
 so a token, password or secret cannot reach the logs through the request log. The route is the
-URL pattern (`api/<user_id>/tasks/<pk>/`), not the path the client sent.
+URL pattern (`api/<user_id>/tasks/<pk>/`), not the path the client sent. Successful probes
+(/healthz, /readyz) are not logged.
 """
 
 import contextvars
@@ -78,6 +79,11 @@ def user_id_of(request: HttpRequest) -> str | None:
     return str(user.pk)
 
 
+def _is_probe(request: HttpRequest) -> bool:
+    match = getattr(request, "resolver_match", None)
+    return match is not None and match.url_name in {"healthz", "readyz"}
+
+
 class RequestLogMiddleware:
     """Log every request once it is answered: who, which route, the status and how long it took."""
 
@@ -93,6 +99,8 @@ class RequestLogMiddleware:
         token = current_request_id.set(getattr(request, "request_id", None))
         try:
             response = self.get_response(request)
+            if response.status_code < 400 and _is_probe(request):
+                return response  # a load balancer's probe every few seconds is noise, unless it fails
             duration_ms = round((time.perf_counter() - started) * 1000, 1)
             route = route_of(request)
             logger.log(

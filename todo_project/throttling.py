@@ -1,5 +1,9 @@
 """Rate limits (API.md §5): per user on authenticated views, per client address on the auth routes.
 
+Settings: DEFAULT_THROTTLE_RATES["user"] (API_RATE_LIMIT_USER) applies to every authenticated view;
+a view's `throttle_scope` applies DEFAULT_THROTTLE_RATES[scope] per client address when that rate
+is set: "auth" (API_RATE_LIMIT_AUTH) on the /api/auth/* routes.
+
 A sliding window: a request is allowed while fewer than `limit` requests were allowed in the last
 `period` seconds, and `Retry-After` is the exact time until the oldest of them leaves the window.
 With Redis the check-and-record is one Lua script (atomic, one round trip, Redis's clock), so every
@@ -135,8 +139,10 @@ class UserRateThrottle(SlidingWindowRateThrottle):
 class AddressScopedRateThrottle(SlidingWindowRateThrottle):
     """Per client address on views whose `throttle_scope` has a rate (the sign-in routes: "auth").
 
-    A scope without a configured rate is not limited here; authenticated views are limited per
-    user by UserRateThrottle instead (a whole office behind one address is many users).
+    Always the address, even when a user is known: the sign-in routes authenticate no one, and the
+    web sign-in form (web/views.py) asks these throttles with a plain Django request. A scope
+    without a configured rate is not limited here; authenticated views are limited per user by
+    UserRateThrottle instead (a whole office behind one address is many users).
     """
 
     def get_scope(self, view) -> str:

@@ -220,9 +220,8 @@ def stop_process_group(process: subprocess.Popen, timeout: float = 30) -> None:
         process.wait(5)
 
 
-@contextlib.contextmanager
-def gunicorn(env: dict[str, str], directory: Path, *, name: str = "web") -> Iterator[Server]:
-    """The Procfile's `web` process on a free port, ready to serve; stopped on exit."""
+def start_gunicorn(env: dict[str, str], directory: Path, *, name: str = "web") -> Server:
+    """Start the Procfile's `web` process on a free port; `wait_ready` before using it."""
     port = free_port()
     env = {"GUNICORN_WORKERS": "1", "GUNICORN_THREADS": "4", **env, "PORT": str(port)}
     if "DJANGO_STATIC_ROOT" not in env:
@@ -238,16 +237,38 @@ def gunicorn(env: dict[str, str], directory: Path, *, name: str = "web") -> Iter
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    server = Server(process, port, env, log_path)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not _healthy(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"gunicorn did not start:\n{server.log()[-4000:]}")
-            time.sleep(0.2)
+    return Server(process, port, env, log_path)
+
+
+def wait_ready(server: Server) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while not _healthy(server.port):
+        if server.process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"gunicorn did not start:\n{server.log()[-4000:]}")
+        time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def gunicorn(env: dict[str, str], directory: Path, *, name: str = "web") -> Iterator[Server]:
+    """The Procfile's `web` process on a free port, ready to serve; stopped on exit."""
+    with gunicorns([env], directory, names=[name]) as (server,):
         yield server
+
+
+@contextlib.contextmanager
+def gunicorns(envs: list[dict[str, str]], directory: Path, *, names=None) -> Iterator[tuple[Server, ...]]:
+    """Several gunicorns, started side by side (a cold start costs seconds on a busy machine)."""
+    names = names or [f"web{number}" for number in range(len(envs))]
+    servers: list[Server] = []
+    try:
+        for env, name in zip(envs, names, strict=True):
+            servers.append(start_gunicorn(env, directory, name=name))
+        for server in servers:
+            wait_ready(server)
+        yield tuple(servers)
     finally:
-        stop_process_group(process)
+        for server in servers:
+            stop_process_group(server.process)
 
 
 # --- Throwaway PostgreSQL clusters --------------------------------------------------------------------

@@ -78,12 +78,22 @@ def test_a_log_line_written_during_a_request_carries_its_request_id(settings, au
     assert "exception" in entry  # the cause, as one JSON string
 
 
-def test_healthz_logs_without_touching_the_session(client, log_lines):
+def test_logging_a_request_never_loads_the_session_user(client, log_lines):
     # No database access is allowed in this test: loading the session's user would fail it.
     client.cookies["sessionid"] = "x" * 32
-    assert client.get("/healthz").status_code == 200
+    assert client.get("/no-such-page").status_code == 404
     [entry] = log_lines("todo_project.request")
     assert entry["user_id"] is None
+    assert entry["route"] is None
+
+
+def test_successful_probes_are_not_logged_but_failing_ones_are(client, log_lines):
+    assert client.get("/healthz").status_code == 200
+    assert log_lines("todo_project.request") == []
+    assert client.post("/healthz").status_code == 405
+    [entry] = log_lines("todo_project.request")
+    assert entry["route"] == "/healthz/"
+    assert entry["status"] == 405
 
 
 def test_log_lines_outside_a_request_have_no_request_id(log_lines):

@@ -10,7 +10,13 @@ import pytest
 import redis
 from rest_framework.test import APIClient
 
-from todo_project.tests.deploy_support import bearer, free_port, gunicorn, migrated_sqlite_url, production_env
+from todo_project.tests.deploy_support import (
+    bearer,
+    free_port,
+    gunicorns,
+    migrated_sqlite_url,
+    production_env,
+)
 from todo_project.throttling import parse_rate, take_slot
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -259,7 +265,7 @@ def test_two_server_processes_sharing_redis_enforce_one_limit(tmp_path):
         API_RATE_LIMIT_AUTH="4/hour",
     )
     try:
-        with gunicorn(env, tmp_path, name="a") as a, gunicorn(env, tmp_path, name="b") as b:
+        with gunicorns([env, env], tmp_path) as (a, b):
             # Per user: six requests in all, alternating between the processes, then both refuse.
             token = bearer(env["BETTER_AUTH_SECRET"], "shared-user")
             statuses = [(a, b)[n % 2].request("GET", "/api/me/", headers=token).status for n in range(6)]
@@ -289,7 +295,7 @@ def test_two_server_processes_sharing_redis_enforce_one_limit(tmp_path):
 def test_without_a_shared_cache_each_process_counts_alone(tmp_path):
     # The control for the test above: it is Redis that makes the limit shared.
     env = production_env(DATABASE_URL=migrated_sqlite_url(tmp_path), API_RATE_LIMIT_USER="2/hour")
-    with gunicorn(env, tmp_path, name="a") as a, gunicorn(env, tmp_path, name="b") as b:
+    with gunicorns([env, env], tmp_path) as (a, b):
         token = bearer(env["BETTER_AUTH_SECRET"], f"user-{secrets.token_hex(4)}")
         statuses = [(a, b)[n % 2].request("GET", "/api/me/", headers=token).status for n in range(4)]
         assert statuses == [200, 200, 200, 200]
