@@ -137,3 +137,12 @@ def test_release_migrates_through_database_url_otherwise(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert database.stat().st_size > 0
     assert os.path.exists(database)
+
+
+def test_readme_documents_every_variable_gunicorn_conf_reads():
+    source = (BASE_DIR / "gunicorn.conf.py").read_text()
+    read = set(re.findall(r"""(?:_int|os\.environ\.get)\(\s*["']([A-Z0-9_]+)["']""", source))
+    assert {"GUNICORN_WORKERS", "GUNICORN_THREADS", "PORT"} <= read  # the pattern still finds them
+    deployment = (BASE_DIR / "README.md").read_text().partition("\n## Deployment\n")[2]
+    documented = set(re.findall(r"`([A-Z0-9_]+)`", deployment))
+    assert read - documented == set(), "add these to the README's Deployment section"
