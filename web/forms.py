@@ -36,7 +36,7 @@ class RegisterForm(forms.Form):
         label="Name",
         max_length=255,
         required=False,
-        help_text="Optional. Shown at the top of your task page.",
+        help_text="Shown at the top of your task page.",
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
     email = forms.EmailField(

@@ -9,7 +9,6 @@ standalone password login.
 
 import math
 from datetime import timedelta
-from types import SimpleNamespace
 
 from django.conf import settings
 from django.contrib import messages
@@ -25,9 +24,9 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
+from accounts.api.views import StandaloneAuthView
 from accounts.tokens import access_token_for
 from todo_project.api import problem_response
-from todo_project.throttling import AddressScopedRateThrottle
 from web.forms import RegisterForm, SignInForm
 
 # Signing out cannot revoke a JWT already handed to the page, so the page's tokens live briefly.
@@ -48,8 +47,6 @@ CONTENT_SECURITY_POLICY = "; ".join(
     ]
 )
 
-# The sign-in forms count against the same per-address budget as `/api/auth/*`.
-_AUTH_ROUTE = SimpleNamespace(throttle_scope="auth")
 _LOCAL_BACKEND = "accounts.backends.EmailOrIdBackend"
 
 
@@ -76,11 +73,18 @@ def _frontend_notice(request: HttpRequest) -> HttpResponse:
 
 
 def _auth_rate_wait(request: HttpRequest) -> int | None:
-    """Seconds to wait when this address has used up its sign-in attempts, else None."""
-    throttle = AddressScopedRateThrottle()
-    if throttle.allow_request(request, _AUTH_ROUTE):
+    """Seconds to wait when this client has used up its sign-in attempts, else None.
+
+    The API's own sign-in view decides, with its throttles and scope, so a form post and a
+    `POST /api/auth/token/` draw on one budget per address.
+    """
+    view = StandaloneAuthView()
+    waits = [
+        throttle.wait() for throttle in view.get_throttles() if not throttle.allow_request(request, view)
+    ]
+    if not waits:
         return None
-    return max(1, math.ceil(throttle.wait() or 1))
+    return max(1, math.ceil(max((wait for wait in waits if wait is not None), default=1)))
 
 
 def _throttled(request: HttpRequest, template: str, form, wait: int) -> HttpResponse:
