@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.core import signing
 from django.db.models import Count, F, Q, QuerySet
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.db.models.functions import Lower
 from django.http import Http404
 from django.utils import timezone
@@ -109,12 +110,17 @@ def decode_cursor(*, user: User, sort: str, cursor: str) -> tuple[object, int]:
     return value, last_id
 
 
-def _after(descending: bool, value, last_id: int, nullable: bool) -> Q:
-    """Rows strictly after (value, last_id) in the sort order; NULLs sort last either way."""
+def _after(expression, descending: bool, value, last_id: int, nullable: bool) -> Q:
+    """Rows strictly after (value, last_id) in the sort order; NULLs sort last either way.
+
+    A row comparison, `(key, id) < (value, last_id)`, which PostgreSQL turns into one range of
+    the (user, key, id) index, so a deep page costs what the first page does (docs/EXPLAIN.md).
+    """
     beyond = "lt" if descending else "gt"
     if value is None:  # already among the NULLs at the end
         return Q(sort_key__isnull=True, **{f"id__{beyond}": last_id})
-    condition = Q(**{f"sort_key__{beyond}": value}) | Q(sort_key=value, **{f"id__{beyond}": last_id})
+    compare = TupleLessThan if descending else TupleGreaterThan
+    condition = Q(compare(Tuple(expression, F("id")), (value, last_id)))
     return condition | Q(sort_key__isnull=True) if nullable else condition
 
 
@@ -130,8 +136,13 @@ def task_list(*, user: User, params: TaskListParams) -> TaskPage:
     tasks = tasks.annotate(sort_key=expression)
     if params.cursor:
         value, last_id = decode_cursor(user=user, sort=params.sort, cursor=params.cursor)
-        tasks = tasks.filter(_after(descending, value, last_id, nullable))
-    key = F("sort_key").desc(nulls_last=True) if descending else F("sort_key").asc(nulls_last=True)
+        tasks = tasks.filter(_after(expression, descending, value, last_id, nullable))
+    # NULLS LAST only where NULLs exist: on a NOT NULL column it would stop PostgreSQL from reading
+    # the index backwards and make it sort every one of the user's tasks for each page.
+    nulls_last = True if nullable else None
+    key = (
+        F("sort_key").desc(nulls_last=nulls_last) if descending else F("sort_key").asc(nulls_last=nulls_last)
+    )
     tie = F("id").desc() if descending else F("id").asc()
     rows = list(tasks.order_by(key, tie).with_tags()[: params.limit + 1])
 
