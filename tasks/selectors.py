@@ -51,12 +51,28 @@ class TaskPage:
     next_cursor: str | None
 
 
+def with_tag_names(tasks: list[Task]) -> list[Task]:
+    """Give each task `tag_names`, read for all of them in one query of plain (task, name) rows.
+
+    prefetch_related would build a related manager and a queryset for every task, which costs
+    more than the rest of a 100-task page put together (docs/SERIALIZATION.md).
+    """
+    names: dict[int, list[str]] = {task.pk: [] for task in tasks}
+    if names:
+        pairs = Task.tags.through.objects.filter(task_id__in=names).values_list("task_id", "tag__name")
+        for task_id, name in pairs:
+            names[task_id].append(name)
+    for task in tasks:
+        task.tag_names = names[task.pk]
+    return tasks
+
+
 def task_get(*, user: User, task_id: int) -> Task:
     # Another user's task is 404, not 403: ids do not leak.
-    task = Task.objects.owned_by(user).with_tags().filter(pk=task_id).first()
+    task = Task.objects.owned_by(user).filter(pk=task_id).first()
     if task is None:
         raise Http404(f"Task {task_id} was not found.")
-    return task
+    return with_tag_names([task])[0]
 
 
 def _filtered(user: User, params: TaskListParams) -> QuerySet:
@@ -144,14 +160,14 @@ def task_list(*, user: User, params: TaskListParams) -> TaskPage:
         F("sort_key").desc(nulls_last=nulls_last) if descending else F("sort_key").asc(nulls_last=nulls_last)
     )
     tie = F("id").desc() if descending else F("id").asc()
-    rows = list(tasks.order_by(key, tie).with_tags()[: params.limit + 1])
+    rows = list(tasks.order_by(key, tie)[: params.limit + 1])
 
     next_cursor = None
     if len(rows) > params.limit:
         rows = rows[: params.limit]
         last = rows[-1]
         next_cursor = encode_cursor(user=user, sort=params.sort, value=last.sort_key, last_id=last.pk)
-    return TaskPage(rows, total, next_cursor)
+    return TaskPage(with_tag_names(rows), total, next_cursor)
 
 
 def task_stats(*, user: User) -> dict[str, int]:

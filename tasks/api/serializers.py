@@ -155,6 +155,12 @@ class TaskWriteSerializer(serializers.Serializer):
         return PRIORITY_BY_NAME[value]
 
 
+def _tag_names(task: Task) -> list[str]:
+    """The names the selectors attached (`with_tag_names`), else the (prefetched) relation."""
+    names = getattr(task, "tag_names", None)
+    return names if names is not None else [tag.name for tag in task.tags.all()]
+
+
 class TaskSerializer(serializers.Serializer):
     """A task as the API returns it. Rendering is hand-written (`to_representation`): a page of
     100 tasks is serialized often, and DRF's per-field machinery would dominate the request."""
@@ -182,7 +188,7 @@ class TaskSerializer(serializers.Serializer):
             "completed_at": iso_utc(task.completed_at),
             "priority": PRIORITY_NAMES[task.priority],
             "due_date": iso_utc(task.due_date),
-            "tags": sorted((tag.name for tag in task.tags.all()), key=lambda name: (tag_key(name), name)),
+            "tags": sorted(_tag_names(task), key=lambda name: (tag_key(name), name)),
             "version": task.version,
             "created_at": iso_utc(task.created_at),
             "updated_at": iso_utc(task.updated_at),
