@@ -20,6 +20,10 @@ from accounts.api.serializers import (
 from accounts.models import User
 from accounts.selectors import password_account_find
 from accounts.services import user_register
+from todo_project.schema import ALWAYS, AUTHENTICATED, problems
+
+# What the sign-in routes can answer besides success: a bad body, standalone mode off (404).
+SIGN_IN_ERRORS = problems(400, 404, 413, 415, *ALWAYS)
 
 
 class StandaloneAuthView(APIView):
@@ -39,7 +43,9 @@ class StandaloneAuthView(APIView):
 
 
 class RegisterView(StandaloneAuthView):
-    @extend_schema(request=RegisterInputSerializer, responses={201: TokenPairSerializer}, tags=["auth"])
+    @extend_schema(
+        request=RegisterInputSerializer, responses={201: TokenPairSerializer, **SIGN_IN_ERRORS}, tags=["auth"]
+    )
     def post(self, request: Request) -> Response:
         data = RegisterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -48,7 +54,11 @@ class RegisterView(StandaloneAuthView):
 
 
 class TokenView(StandaloneAuthView):
-    @extend_schema(request=TokenInputSerializer, responses={200: TokenPairSerializer}, tags=["auth"])
+    @extend_schema(
+        request=TokenInputSerializer,
+        responses={200: TokenPairSerializer, **SIGN_IN_ERRORS, **problems(401, 403)},
+        tags=["auth"],
+    )
     def post(self, request: Request) -> Response:
         data = TokenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -61,7 +71,11 @@ class TokenView(StandaloneAuthView):
 
 
 class TokenRefreshView(StandaloneAuthView):
-    @extend_schema(request=RefreshInputSerializer, responses={200: AccessTokenSerializer}, tags=["auth"])
+    @extend_schema(
+        request=RefreshInputSerializer,
+        responses={200: AccessTokenSerializer, **SIGN_IN_ERRORS, **problems(401, 403)},
+        tags=["auth"],
+    )
     def post(self, request: Request) -> Response:
         data = RefreshInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -80,6 +94,6 @@ class TokenRefreshView(StandaloneAuthView):
 
 
 class MeView(APIView):
-    @extend_schema(responses={200: MeSerializer}, tags=["auth"])
+    @extend_schema(responses={200: MeSerializer, **problems(*AUTHENTICATED)}, tags=["auth"])
     def get(self, request: Request) -> Response:
         return Response(MeSerializer(request.user).data)

@@ -65,6 +65,16 @@ def parse_rfc3339(value: object) -> datetime:
         raise serializers.ValidationError("This date-time does not exist or is out of range.") from None
 
 
+def choice_errors(choices) -> dict[str, str]:
+    """A ChoiceField's message that names the choices; DRF's repeats the input, which may be a
+    megabyte long and would come back in the error body twice."""
+    return {"invalid_choice": f"Must be one of: {', '.join(choices)}."}
+
+
+BULK_ACTIONS = ["complete", "reopen", "delete", "delete_completed"]
+STATUSES = ["all", "pending", "completed"]
+
+
 def _reject_controls(value: str, allowed: set[str] = frozenset()) -> str:
     if any(unicodedata.category(char) == "Cc" and char not in allowed for char in value):
         raise serializers.ValidationError("Control characters are not allowed.")
@@ -147,7 +157,9 @@ class TaskWriteSerializer(serializers.Serializer):
     title = TitleField()
     description = DescriptionField(required=False)
     completed = StrictBooleanField(required=False)
-    priority = serializers.ChoiceField(choices=list(PRIORITY_BY_NAME), required=False)
+    priority = serializers.ChoiceField(
+        choices=list(PRIORITY_BY_NAME), required=False, error_messages=choice_errors(PRIORITY_BY_NAME)
+    )
     due_date = RFC3339DateTimeField(required=False, allow_null=True)
     tags = TagNamesField(required=False)
 
@@ -200,7 +212,7 @@ class CompleteSerializer(serializers.Serializer):
 
 
 class BulkSerializer(serializers.Serializer):
-    action = serializers.ChoiceField(choices=["complete", "reopen", "delete", "delete_completed"])
+    action = serializers.ChoiceField(choices=BULK_ACTIONS, error_messages=choice_errors(BULK_ACTIONS))
     ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
         min_length=1,
@@ -239,7 +251,7 @@ class CommaSeparatedPriorities(serializers.Field):
         unknown = [name for name in names if name not in PRIORITY_BY_NAME]
         if unknown:
             raise serializers.ValidationError(
-                f"Unknown priority {unknown[0]!r}; use none, low, medium or high (comma-separated)."
+                f"Unknown priority {unknown[0][:50]!r}; use none, low, medium or high (comma-separated)."
             )
         return [PRIORITY_BY_NAME[name] for name in names]
 
@@ -260,7 +272,7 @@ SORT_CHOICES = [prefix + name for name in SORTS for prefix in ("", "-")]
 class TaskListQuerySerializer(serializers.Serializer):
     """The query parameters of `GET /tasks/`. Every invalid value is a 400 naming the parameter."""
 
-    status = serializers.ChoiceField(choices=["all", "pending", "completed"], required=False)
+    status = serializers.ChoiceField(choices=STATUSES, required=False, error_messages=choice_errors(STATUSES))
     priority = CommaSeparatedPriorities(required=False)
     tag = serializers.ListField(
         child=serializers.CharField(max_length=TAG_MAX_LENGTH, trim_whitespace=True),
@@ -272,7 +284,9 @@ class TaskListQuerySerializer(serializers.Serializer):
     due_after = RFC3339DateTimeField(required=False)
     overdue = QueryBooleanField(required=False)
     updated_since = RFC3339DateTimeField(required=False)
-    sort = serializers.ChoiceField(choices=SORT_CHOICES, required=False)
+    sort = serializers.ChoiceField(
+        choices=SORT_CHOICES, required=False, error_messages=choice_errors(SORT_CHOICES)
+    )
     limit = serializers.IntegerField(min_value=1, max_value=500, required=False)
     cursor = serializers.CharField(required=False, max_length=2048)
 

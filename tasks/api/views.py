@@ -12,6 +12,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.models import USER_ID_PATTERN
 from accounts.permissions import IsUrlUser
 from tasks import selectors, services
 from tasks.api.serializers import (
@@ -30,7 +31,12 @@ from todo_project.schema import AUTHENTICATED, problems
 IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,255}")
 
 USER_ID_PARAMETER = OpenApiParameter(
-    "user_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="Your user id: the token's `sub`."
+    "user_id",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    # The routes match only this form; any other string is no route at all (404).
+    pattern=f"^{USER_ID_PATTERN}$",
+    description="Your user id: the token's `sub`.",
 )
 IF_MATCH = OpenApiParameter(
     "If-Match",
@@ -159,6 +165,7 @@ class TaskViewSet(viewsets.ViewSet):
         parameters=[
             USER_ID_PARAMETER,
             OpenApiParameter("If-None-Match", OpenApiTypes.STR, OpenApiParameter.HEADER),
+            ETAG,
         ],
         responses={200: TaskSerializer, 304: OpenApiResponse(description="Not modified"), **DETAIL_ERRORS},
     )
