@@ -119,10 +119,19 @@ def decode_cursor(*, user: User, sort: str, cursor: str) -> tuple[object, int]:
     if payload.get("s") != sort:
         raise InvalidCursor("The cursor was issued for another sort order.")
     value, last_id = payload.get("v"), payload.get("i")
-    if not isinstance(last_id, int):
+    # Only we sign cursors, but one signed by an older release may carry other shapes: each value is
+    # checked against what this sort compares, so a stale cursor is a 400, never a database error.
+    if isinstance(last_id, bool) or not isinstance(last_id, int) or not 0 < last_id < 2**63:
         raise InvalidCursor("The cursor is not valid; start again from the first page.")
-    if value is not None and SORTS[sort.lstrip("-")][1]:
-        value = datetime.fromisoformat(value)
+    name = sort.lstrip("-")
+    if value is not None:
+        try:
+            if SORTS[name][1]:
+                value = datetime.fromisoformat(value)
+            elif isinstance(value, bool) or not isinstance(value, str if name == "title" else int):
+                raise TypeError(value)
+        except (TypeError, ValueError):
+            raise InvalidCursor("The cursor is not valid; start again from the first page.") from None
     return value, last_id
 
 
