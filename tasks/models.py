@@ -114,6 +114,21 @@ class Task(models.Model):
         return f'"{self.version}"'
 
 
+class TaskCount(models.Model):
+    """How many tasks a user has and how many of them are completed, kept by database triggers on
+    tasks_task (migration 0002) whatever writes the tasks: the API, the admin, a bulk insert or a
+    cascade. An unfiltered list's X-Total-Count reads this row instead of counting every task."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    total = models.BigIntegerField(default=0)
+    completed = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.total} tasks, {self.completed} completed"
+
+
 class IdempotencyKey(models.Model):
     """The stored response of a `POST /tasks/` made with an `Idempotency-Key`, kept 24 hours."""
 

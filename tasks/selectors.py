@@ -1,7 +1,7 @@
 """Every read of tasks and tags. Ownership is enforced here: every query starts from `owned_by`."""
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from django.core import signing
@@ -12,7 +12,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import User
-from tasks.models import Tag, Task, tag_key
+from tasks.models import Tag, Task, TaskCount, tag_key
 
 CURSOR_SALT = "tasks.list.cursor"
 # sort name -> (expression sorted on, whether its values are datetimes)
@@ -149,10 +149,24 @@ def _after(expression, descending: bool, value, last_id: int, nullable: bool) ->
     return condition | Q(sort_key__isnull=True) if nullable else condition
 
 
+# The parameters that choose a page, not which tasks match: they do not change the total.
+_PAGING = {"sort": "-created", "limit": 100, "cursor": None}
+
+
+def _total(user: User, params: TaskListParams, tasks: QuerySet) -> int:
+    """The number of tasks matching the filters: one row of TaskCount when only `status` filters
+    (so a user's default list costs the same at 100 and at 100,000 tasks), else a COUNT."""
+    if replace(params, status="all", **_PAGING) != TaskListParams():
+        return tasks.count()
+    counts = TaskCount.objects.filter(user=user).values_list("total", "completed").first()
+    total, completed = counts or (0, 0)
+    return {"all": total, "pending": total - completed, "completed": completed}[params.status]
+
+
 def task_list(*, user: User, params: TaskListParams) -> TaskPage:
     """One page of the user's tasks matching `params`, in keyset order, with the total count."""
     tasks = _filtered(user, params)
-    total = tasks.count()
+    total = _total(user, params, tasks)
 
     descending = params.sort.startswith("-")
     sort_name = params.sort.lstrip("-")
