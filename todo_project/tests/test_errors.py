@@ -121,6 +121,21 @@ def test_malformed_json_is_400_malformed_json(api_client, body):
     assert "Traceback" not in response.content.decode()
 
 
+@pytest.mark.parametrize("depth", [33, 300, 1000])
+def test_valid_json_nested_deeper_than_the_limit_is_400_malformed_json(api_client, depth):
+    # Valid JSON, but deep enough to exhaust recursion later (DRF's str(), orjson.dumps at 255).
+    body = b'{"email": ' + b"[" * depth + b"]" * depth + b', "password": "x"}'
+    assert_problem(api_client.post(TOKEN, body, content_type="application/json"), 400, "malformed_json")
+
+
+def test_json_nested_to_the_limit_is_parsed(api_client):
+    body = b'{"email": ' + b"[" * 31 + b"]" * 31 + b', "password": "x"}'  # 32 levels with the object
+    body = assert_problem(
+        api_client.post(TOKEN, body, content_type="application/json"), 400, "validation_error"
+    )
+    assert "email" in body["errors"]
+
+
 def test_json_with_a_charset_parameter_is_accepted(api_client):
     response = api_client.post(
         TOKEN, b'{"email": "a@example.com", "password": "x"}', content_type="application/json; charset=utf-8"
