@@ -123,8 +123,13 @@ class UserAdmin(DjangoUserAdmin):
 
     def _set_active(self, request, queryset, *, active: bool) -> None:
         verb = "reactivated" if active else "deactivated"
+        targets = list(queryset.filter(is_active=not active).order_by()[: ACTION_LIMIT + 1])
+        if len(targets) > ACTION_LIMIT:
+            message = f"An action changes at most {ACTION_LIMIT} users; narrow the list, or use the commands."
+            self.message_user(request, message, messages.ERROR)
+            return
         changed = []
-        for user in queryset.filter(is_active=not active).order_by()[:ACTION_LIMIT]:
+        for user in targets:
             if user.pk == request.user.pk and not active:
                 self.message_user(request, "You cannot deactivate your own account.", messages.ERROR)
                 continue

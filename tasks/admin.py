@@ -29,6 +29,9 @@ from tasks.services import tag_delete, tags_merge, task_create, task_delete, tas
 TaskThrough = Task.tags.through
 # Ids handed to one service call: bounded so that `pk IN (...)` stays within SQLite's limits.
 ACTION_CHUNK = 500
+# Tasks one admin action may change: a bigger job (say "select all" over a million rows) belongs
+# to a command such as purge_tasks, not to one web request.
+ACTION_MAX_TASKS = 10_000
 
 
 class LargeTablePaginator(Paginator):
@@ -400,19 +403,36 @@ class TaskAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         tasks_bulk_across_owners(queryset, "delete")
 
+    def _too_many(self, request, queryset) -> bool:
+        if queryset.order_by().values("pk")[: ACTION_MAX_TASKS + 1].count() > ACTION_MAX_TASKS:
+            self.message_user(
+                request,
+                f"An action changes at most {ACTION_MAX_TASKS} tasks; narrow the list, or use a command "
+                "(purge_tasks, reassign_tasks).",
+                messages.ERROR,
+            )
+            return True
+        return False
+
     @admin.action(description="Mark selected tasks as completed", permissions=["change"])
     def complete_tasks(self, request, queryset):
+        if self._too_many(request, queryset):
+            return
         count = tasks_bulk_across_owners(queryset, "complete")
         self.message_user(request, f"{count} task(s) marked as completed.", messages.SUCCESS)
 
     @admin.action(description="Reopen selected tasks", permissions=["change"])
     def reopen_tasks(self, request, queryset):
+        if self._too_many(request, queryset):
+            return
         count = tasks_bulk_across_owners(queryset, "reopen")
         self.message_user(request, f"{count} task(s) reopened.", messages.SUCCESS)
 
     @admin.action(description="Delete selected tasks", permissions=["delete"])
     def delete_tasks(self, request, queryset):
         """Asks for confirmation first, like Django's own delete action."""
+        if self._too_many(request, queryset):
+            return None
         if request.POST.get("confirm") == "yes":
             count = tasks_bulk_across_owners(queryset, "delete")
             self.message_user(request, f"{count} task(s) deleted.", messages.SUCCESS)

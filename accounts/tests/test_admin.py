@@ -132,6 +132,18 @@ def test_deactivate_action_refuses_tokens_at_once_and_is_recorded(admin_client, 
     assert LogEntry.objects.filter(object_id=user.pk, change_message="Reactivated the account.").exists()
 
 
+def test_deactivating_more_users_than_one_action_may_is_refused(admin_client, monkeypatch):
+    from accounts import admin as accounts_admin
+
+    monkeypatch.setattr(accounts_admin, "ACTION_LIMIT", 1)
+    users = UserFactory.create_batch(2)
+    response = admin_client.post(
+        USERS, {"action": "deactivate_users", "_selected_action": [user.pk for user in users]}, follow=True
+    )
+    assert "An action changes at most 1 users" in response.content.decode()
+    assert User.objects.filter(is_active=False).count() == 0
+
+
 def test_staff_cannot_deactivate_themselves(admin_client, admin_user):
     response = admin_client.post(
         USERS, {"action": "deactivate_users", "_selected_action": [admin_user.pk]}, follow=True

@@ -256,6 +256,21 @@ def test_delete_action_asks_first_then_deletes(admin_client, board):
     assert Task.objects.count() == 3
 
 
+@pytest.mark.parametrize("action", ["complete_tasks", "reopen_tasks", "delete_tasks"])
+def test_an_action_over_too_many_tasks_is_refused(admin_client, board, monkeypatch, action):
+    from tasks import admin as task_admin
+
+    monkeypatch.setattr(task_admin, "ACTION_MAX_TASKS", 3)
+    response = admin_client.post(
+        TASKS,
+        {"action": action, "_selected_action": [board["overdue"].pk], "select_across": "1"},
+        follow=True,
+    )
+    assert "An action changes at most 3 tasks" in response.content.decode()
+    assert Task.objects.count() == 5
+    assert not Task.objects.filter(version__gt=1).exists()
+
+
 def test_django_delete_selected_is_not_offered(admin_client, board):
     assert "delete_selected" not in admin_client.get(TASKS).content.decode()
 
