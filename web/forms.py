@@ -18,6 +18,14 @@ class SignInForm(AuthenticationForm):
         "invalid_login": "Wrong email or password.",
     }
 
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        if user.is_staff:
+            # A session from this page would open the admin too, without the admin login's lockout
+            # (django-axes). Staff sign in there; here they get the same answer as a wrong password,
+            # so this page cannot tell a password guesser that the guess was right.
+            raise self.get_invalid_login_error()
+
     def __init__(self, request=None, *args, **kwargs):
         super().__init__(request, *args, **kwargs)
         username = self.fields["username"]

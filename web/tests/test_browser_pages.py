@@ -482,7 +482,7 @@ def test_the_page_stays_fast_and_still_with_500_tasks(page, site):
     write_json("performance-500-tasks.json", numbers)
     # Bounds generous enough for a busy two-core CI machine; the artifact has the real numbers.
     assert first_page_ms < 5000, numbers
-    assert all_loaded_s < 15, numbers
-    assert search_s < 3 and toggle_s < 3, numbers
+    assert all_loaded_s < 30, numbers
+    assert search_s < 5 and toggle_s < 5, numbers
     assert max(render_ms) < 1000, numbers  # building 100 rows in the page itself (~20 ms when idle)
     assert loading_shift < 0.01, numbers  # nothing jumps while the tasks arrive

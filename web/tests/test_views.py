@@ -147,6 +147,15 @@ def test_account_without_a_password_cannot_sign_in(csrf_client):
     assert "sessionid" not in sign_in(csrf_client, email="token-only@example.com").cookies
 
 
+def test_staff_account_is_refused_like_a_wrong_password(csrf_client):
+    # A session from /login would open the admin without the admin login's lockout.
+    User.objects.create_user(email="staff@example.com", password=PASSWORD, is_staff=True)
+    response = sign_in(csrf_client, email="staff@example.com")
+    assert response.status_code == 200
+    assert "Wrong email or password." in response.content.decode()
+    assert "sessionid" not in response.cookies
+
+
 def test_login_follows_a_local_next_and_ignores_another_sites(account):
     assert sign_in(Client(), next="/?status=pending")["Location"] == "/?status=pending"
     assert sign_in(Client(), next="https://evil.example/")["Location"] == "/"

@@ -414,6 +414,7 @@ async function reload() {
 async function loadPage(path, { append }) {
   if (state.loading) state.loading.abort();
   const controller = new AbortController();
+  const focusOnLoadMore = document.activeElement === loadMore;
   state.loading = controller;
   list.setAttribute("aria-busy", "true");
   loadMore.disabled = true;
@@ -428,7 +429,8 @@ async function loadPage(path, { append }) {
     updateSummary();
     // Visible in the browser's performance panel, and read by the 500-task browser test.
     performance.measure("todo:render-tasks", { start: renderStart, detail: { count: tasks.length } });
-    if (append && firstNew && loadMore.hidden) firstNew.querySelector(".task-done").focus();
+    // The button is gone after the last page: a keyboard user goes on from the first new task.
+    if (focusOnLoadMore && firstNew && loadMore.hidden) firstNew.querySelector(".task-done").focus();
   } catch (error) {
     if (error.name === "AbortError") return;
     if (!append) showTasks([], { append: false });
