@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # A clearly-marked development secret; production sets its own (see README).
 DEV_ENV := DJANGO_DEBUG=true
 
-.PHONY: run test lint migrate clean test-pgbouncer collectstatic serve check-deploy
+.PHONY: run test lint migrate clean test-pgbouncer collectstatic serve check-deploy bench
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,16 @@ serve: collectstatic
 
 check-deploy: $(VENV)/.installed
 	$(PY) manage.py check --deploy --fail-level WARNING
+
+# Throughput, latency and scale against a bare floor (bench/README.md): creates and seeds a PostgreSQL
+# database (BENCH_DB, default bench_todo at 127.0.0.1:5432), serves it with gunicorn, loads it with
+# wrk (installed from Debian when missing) and writes bench/results/<date>.md. BENCH_ARGS adds options.
+bench: $(VENV)/.installed
+	@command -v wrk >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq wrk; fi; }
+	$(PY) -m pip install --quiet -r bench/requirements.txt
+	$(PY) bench/run.py --database $(or $(BENCH_DB),bench_todo) $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
