@@ -46,7 +46,12 @@ def tags_get_or_create(*, user: User, names: Iterable[str]) -> list[Tag]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    by_key = {key: Tag(id=tag_id, user_id=user.pk, name=name, key=key) for tag_id, name, key in rows}
+    columns = ["id", "name", "key"]
+    by_key = {}
+    for row in rows:
+        tag = Tag.from_db(connection.alias, columns, row)  # a saved instance, bound to this database
+        tag.user_id = user.pk
+        by_key[tag.key] = tag
     return [by_key[tag_key(name)] for name in names]
 
 
