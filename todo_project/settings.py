@@ -154,8 +154,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # must become a 503, not a hung worker.
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5))
     # TCP keepalives notice a connection that died silently (a NAT or proxy dropped it) in about
-    # a minute instead of the kernel's two hours.
+    # a minute instead of the kernel's two hours; tcp_user_timeout gives up on a query whose packets
+    # go unacknowledged for 10 s (a network partition) instead of waiting until the worker is killed.
     _keepalives = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+    _keepalives["tcp_user_timeout"] = 10_000
     for _name, _value in _keepalives.items():
         DATABASES["default"]["OPTIONS"].setdefault(_name, _value)
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -1,7 +1,7 @@
 """PostgreSQL going away and coming back under a running gunicorn; TLS as Neon requires it.
 
-Each test runs its own throwaway cluster (initdb on a free port in a temporary directory), never the
-shared server.
+The clusters are throwaway ones of the tests' own (initdb on a free port in a temporary directory),
+never the shared server; tests that need one are skipped, saying why, only when initdb is missing.
 """
 
 import datetime
@@ -24,12 +24,14 @@ from todo_project.tests.deploy_support import (
     wait_until,
 )
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        postgres_bin_dir() is None, reason="PostgreSQL's server programs (initdb, pg_ctl) are not installed"
-    ),
-]
+pytestmark = pytest.mark.slow
+NO_INITDB = "PostgreSQL's server programs (initdb, pg_ctl) are not installed"
+
+
+def throwaway_cluster(**options):
+    if postgres_bin_dir() is None:
+        pytest.skip(NO_INITDB)
+    return postgres_cluster(**options)
 
 
 def assert_service_unavailable(reply, max_seconds: float) -> None:
@@ -46,7 +48,7 @@ def assert_service_unavailable(reply, max_seconds: float) -> None:
 
 @pytest.fixture
 def cluster():
-    with postgres_cluster() as cluster:
+    with throwaway_cluster() as cluster:
         with cluster.admin_connect() as connection:
             connection.execute("CREATE DATABASE todo")
         yield cluster
@@ -181,7 +183,7 @@ def tls_cluster():
         "hostssl all all 127.0.0.1/32 scram-sha-256",
         "host all all 127.0.0.1/32 scram-sha-256",
     ]
-    with postgres_cluster(hba=hba) as cluster:
+    with throwaway_cluster(hba=hba) as cluster:
         cert, key = _self_signed_certificate(cluster.directory)
         with cluster.admin_connect() as connection:
             connection.execute(f"ALTER SYSTEM SET ssl_cert_file = '{cert}'")
