@@ -8,7 +8,7 @@ from django.contrib.admin.models import DELETION, LogEntry
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from tasks.admin import LargeTablePaginator
+from tasks.admin import LargeTablePaginator, TaskAdmin
 from tasks.models import Priority, Tag, Task
 from tasks.tests.factories import TaskFactory
 
@@ -149,9 +149,14 @@ def test_date_hierarchy_drills_down_by_year_month_and_day(admin_client, alice):
 
 def test_capped_count_says_more_than(admin_client, alice, monkeypatch):
     monkeypatch.setattr(LargeTablePaginator, "COUNT_CAP", 3)
+    monkeypatch.setattr(TaskAdmin, "list_per_page", 2)
     TaskFactory.create_batch(5, user=alice)
     page = admin_client.get(TASKS).content.decode()
     assert "more than 3 tasks" in page
+    assert "Select all matching tasks" in page and "Select all 4" not in page
+    assert "All matching tasks selected" in page
+    search = admin_client.get(f"{TASKS}?q=Task").content.decode()
+    assert "more than 3 results" in search
 
 
 def test_change_form_shows_tags_and_read_only_version(admin_client, board, django_assert_max_num_queries):
