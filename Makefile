@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # A clearly-marked development secret; production sets its own (see README).
 DEV_ENV := DJANGO_DEBUG=true
 
-.PHONY: run test lint migrate clean test-pgbouncer collectstatic serve check-deploy bench
+.PHONY: run test lint migrate clean test-pgbouncer collectstatic serve check-deploy bench fuzz soak
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -55,3 +55,14 @@ lint: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache
+
+# The long forms of the reliability suites CI runs briefly (reliability/README.md).
+# Schema fuzzing, thousands of generated requests per operation, on DATABASE_URL when set (else
+# SQLite); writes reliability/results/FUZZ.md. FUZZ_ARGS adds options, e.g. "--examples 3000 --seed 42".
+fuzz: $(VENV)/.installed
+	$(PY) -m reliability.fuzz $(FUZZ_ARGS)
+
+# Five minutes of load on gunicorn with PostgreSQL restarted under it (a throwaway cluster made with
+# initdb, never the shared server); writes reliability/results/SOAK.md. SOAK_ARGS adds options.
+soak: $(VENV)/.installed
+	$(PY) -m reliability.soak $(SOAK_ARGS)
