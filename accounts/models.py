@@ -29,7 +29,8 @@ class UserManager(BaseUserManager):
         user = self.model(id=id or new_user_id(), email=self.normalize_email(email), **extra)
         # No password means the account signs in through Better Auth only.
         user.set_password(password) if password else user.set_unusable_password()
-        user.save(using=self._db)
+        # The pk is set by us, not by the database: skip the UPDATE Django would try first.
+        user.save(using=self._db, force_insert=True)
         return user
 
     def create_superuser(self, id: str | None = None, email: str = "", password: str | None = None, **extra):

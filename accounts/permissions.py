@@ -11,8 +11,9 @@ class IsUrlUser(BasePermission):
     """
 
     def has_permission(self, request, view) -> bool:
-        url_user_id = view.kwargs.get("user_id")
-        if request.user is None or url_user_id != request.user.pk:
+        if request.user is None:
+            return False  # DRF answers 401 not_authenticated
+        if view.kwargs.get("user_id") != request.user.pk:
             raise exceptions.PermissionDenied(
                 "The user id in the URL is not the one in your token.", code="user_mismatch"
             )
