@@ -63,7 +63,9 @@ class TokenView(StandaloneAuthView):
         data = TokenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = password_account_find(login=data.validated_data["email"])
-        if user is None or not user.check_password(data.validated_data["password"]):
+        # Staff passwords are checked only by the admin's login, behind its per-account lockout;
+        # answering for them here would let their passwords be guessed around it.
+        if user is None or user.is_staff or not user.check_password(data.validated_data["password"]):
             raise exceptions.AuthenticationFailed("Wrong email or password.", code="invalid_credentials")
         if not user.is_active:
             raise exceptions.PermissionDenied("This account has been disabled.", code="account_disabled")

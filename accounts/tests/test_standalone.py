@@ -265,3 +265,15 @@ def test_token_email_that_another_password_account_has_is_not_a_500(api_client, 
     assert User.objects.get(pk=first).email == "first@example.com"
     assert User.objects.get(pk=second).email == "second@example.com"
     assert User.objects.get(pk=second).name == "New Name"
+
+
+def test_staff_account_cannot_sign_in_through_the_api(api_client, db):
+    """The admin's login, with its lockout, is the only place a staff password is checked."""
+    from accounts.models import User
+
+    User.objects.create_user(email="staff@example.com", password="correct horse battery", is_staff=True)
+    response = api_client.post(
+        "/api/auth/token/", {"email": "staff@example.com", "password": "correct horse battery"}, format="json"
+    )
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_credentials"
