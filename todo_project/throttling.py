@@ -19,6 +19,7 @@ import re
 import secrets
 import threading
 import time
+import weakref
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
@@ -65,16 +66,28 @@ def client_address(request) -> str:
     return BaseThrottle().get_ident(request) or ""
 
 
+# One registered script per cache client (caches are per thread). Django's get_client() builds a new
+# redis.Redis, with its ~170 response callbacks, on every call: more CPU than the round trip itself.
+_scripts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _script_for(cache: RedisCache):
+    """The sliding-window script bound to the cache's primary; EVALSHA, sending the script itself
+    only the first time a Redis server sees it."""
+    script = _scripts.get(cache._cache)
+    if script is None:
+        client = cache._cache.get_client(write=True)
+        script = _scripts[cache._cache] = client.register_script(_SLIDING_WINDOW_LUA)
+    return script
+
+
 def take_slot(key: str, limit: int, period: int) -> float | None:
     """Record one request under `key` if fewer than `limit` were recorded in the last `period`
     seconds: None when recorded, else the seconds until a slot frees up."""
     cache = caches["default"]
     if isinstance(cache, RedisCache):
         full_key = cache.make_and_validate_key(key)
-        client = cache._cache.get_client(full_key, write=True)
-        # EVALSHA, sending the script itself only the first time a Redis server sees it.
-        script = client.register_script(_SLIDING_WINDOW_LUA)
-        allowed, wait = script(keys=[full_key], args=[period, limit, secrets.token_hex(8)])
+        allowed, wait = _script_for(cache)(keys=[full_key], args=[period, limit, secrets.token_hex(8)])
         return None if int(allowed) else max(float(wait), 0.001)
     with _local_lock:  # the local cache is per process: a process-wide lock makes this atomic
         now = time.time()
