@@ -76,6 +76,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--out", default=None, help="Report path (default bench/results/<date>.md).")
     parser.add_argument("--no-redis", action="store_true", help="Per-process cache instead of Redis.")
     parser.add_argument(
+        "--sweep",
+        default="",
+        help="Worker models to compare on list and detail, e.g. gthread:2:4,gthread:3:2,sync:4:1 "
+        "(class:workers:threads); the report gets a table.",
+    )
+    parser.add_argument(
         "--write-docs", action="store_true", help="Also rewrite docs/EXPLAIN.md and docs/SERIALIZATION.md."
     )
     return parser.parse_args()
@@ -221,6 +227,16 @@ def token_for(user_id: str) -> str:
             lifetime=timedelta(hours=2),
         )
     )
+
+
+def refresh_versions(workdir: Path, fixtures: dict) -> None:
+    """Rewrite users.lua with the tasks' current versions (a toggle run changes them), so that an
+    update's If-Match is the ETag a client would have seen, not a stale one."""
+    from tasks.models import Task
+
+    ids = [task_id for user in fixtures["users"] for task_id in user["tasks"]]
+    versions = dict(Task.objects.filter(pk__in=ids).values_list("id", "version"))
+    write_lua_data(workdir / "users.lua", fixtures["users"], versions)
 
 
 def build_fixtures(args, workdir: Path) -> dict:
@@ -472,6 +488,22 @@ def wrk(args, url: str, script: str, data: Path, duration: int, extra_env: dict 
     return result
 
 
+def non2xx_text(runs: list[dict]) -> str:
+    """The non-2xx count, with its statuses and socket errors when there are any."""
+    total = sum(run["non2xx"] for run in runs)
+    if not total:
+        return "0"
+    statuses: dict[str, int] = {}
+    for run in runs:
+        for status, n in run["statuses"].items():
+            if not status.startswith("2"):
+                statuses[status] = statuses.get(status, 0) + n
+        errors = run["socket_errors"] + run["timeouts"]
+        if errors:
+            statuses["socket errors/timeouts"] = statuses.get("socket errors/timeouts", 0) + errors
+    return f"{total} (" + ", ".join(f"{status}: {n}" for status, n in sorted(statuses.items())) + ")"
+
+
 def median_of(runs: list[dict], key: str) -> float:
     return statistics.median(run[key] for run in runs)
 
@@ -539,6 +571,34 @@ def git_revision() -> str:
         return "unknown"
 
 
+def targets(context: dict) -> list[tuple[str, str, bool]]:
+    """Each target of issue 6 with the figure that decides it."""
+    verdicts = []
+    for name in ("list", "detail"):
+        runs = context.get("compare", {}).get(name)
+        if runs:
+            ratio = median_of(runs["project"], "rps") / median_of(runs["floor"], "rps")
+            verdicts.append((f"{name} throughput >= 60 % of the floor", f"{ratio:.0%}", ratio >= 0.6))
+    scale = context.get("scale")
+    if scale:
+        base = median_of(scale["scale-100 first"]["project"], "p99_us")
+        for key, label in (
+            ("scale-100k first", "100,000 tasks, first page"),
+            ("scale-100k deep", "deep page"),
+        ):
+            if key in scale:
+                growth = median_of(scale[key]["project"], "p99_us") / base
+                verdicts.append(
+                    (f"p99 growth, 100 tasks -> {label} <= 1.3x", f"{growth:.2f}x", growth <= 1.3)
+                )
+    all_runs = [run for runs in context.get("scenarios", {}).values() for run in runs]
+    all_runs += [run for entry in (scale or {}).values() for run in entry["project"]]
+    if all_runs:
+        non2xx = sum(run["non2xx"] for run in all_runs)
+        verdicts.append(("zero non-2xx under load (project)", str(non2xx), non2xx == 0))
+    return verdicts
+
+
 def write_report(args, env, context: dict) -> Path:
     now = datetime.now(UTC)
     out = Path(args.out) if args.out else BENCH / "results" / f"{now:%Y-%m-%d-%H%M}.md"
@@ -579,6 +639,12 @@ def write_report(args, env, context: dict) -> Path:
             "",
         ]
 
+    verdicts = targets(context)
+    if verdicts:
+        lines += ["## Targets (issue 6)", "", "| target | measured | met |", "|---|---|---|"]
+        lines += [f"| {name} | {measured} | {'yes' if ok else '**no**'} |" for name, measured, ok in verdicts]
+        lines.append("")
+
     compare = context.get("compare")
     if compare:
         lines += [
@@ -615,7 +681,7 @@ def write_report(args, env, context: dict) -> Path:
             runs = scenarios[name]
             q = queries.get(name, {})
             rps, p50, p99 = median_of(runs, "rps"), median_of(runs, "p50_us"), median_of(runs, "p99_us")
-            non2xx = sum(r["non2xx"] for r in runs)
+            non2xx = non2xx_text(runs)
             lines.append(
                 f"| {SCENARIO_TITLES[name]} | {rps:.0f} | {ms(p50)} | {ms(p99)} | {non2xx} "
                 f"| {q.get('queries', '?')} |"
@@ -661,6 +727,21 @@ def write_report(args, env, context: dict) -> Path:
                 for statement in info["sql"]:
                     short = statement if len(statement) < 240 else statement[:237] + "…"
                     lines.append(f"  - `{short}`")
+        lines.append("")
+    if context.get("sweep"):
+        lines += [
+            "## Worker model (project only, same load)",
+            "",
+            "| gunicorn | list req/s | list p99 | detail req/s | detail p99 | non-2xx |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in context["sweep"]:
+            list_run, detail_run = row["list"], row["detail"]
+            lines.append(
+                f"| {row['model']} | {list_run['rps']:.0f} | {ms(list_run['p99_us'])} | "
+                f"{detail_run['rps']:.0f} | {ms(detail_run['p99_us'])} | "
+                f"{list_run['non2xx'] + detail_run['non2xx']} |"
+            )
         lines.append("")
     profiles = context.get("profiles")
     if profiles:
@@ -778,6 +859,7 @@ def main() -> int:
         if "writes" in parts:
             context.setdefault("scenarios", {})
             for name in ("create", "toggle", "update", "mix"):
+                refresh_versions(workdir, fixtures)
                 context["scenarios"][name] = [wrk(args, project.url, name, users, args.duration)]
                 result = context["scenarios"][name][0]
                 p99, non2xx = ms(result["p99_us"]), result["non2xx"]
@@ -819,6 +901,9 @@ def main() -> int:
                 if result:
                     context["profiles"][script] = result
                     shutil.copy(result["raw"], BENCH / "results" / f"profile-{script}.raw.txt")
+        if args.sweep:
+            project.stop()
+            context["sweep"] = sweep(args, env, workdir, users)
     finally:
         project.stop()
         floor_server.stop()
@@ -829,7 +914,7 @@ def main() -> int:
     context["machine"]["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     context["machine"]["total run time"] = f"{time.perf_counter() - started:.0f} s"
     report = write_report(args, env, context)
-    log(f"report: {report.relative_to(ROOT)} (server logs in {workdir})")
+    log(f"report: {report} (server logs in {workdir})")
     return 0
 
 
@@ -913,6 +998,33 @@ PROFILE_SPANS = [
     ("request log line", "RequestLogMiddleware.__call__"),
     ("Django DB connection health check / close", "close_if_"),
 ]
+
+
+def sweep(args, env: dict, workdir: Path, users: Path) -> list[dict]:
+    """The project under each worker model in --sweep: list and detail throughput and p99."""
+    results = []
+    for spec in args.sweep.split(","):
+        worker_class, workers, threads = spec.split(":")
+        server_env = {
+            **env,
+            "GUNICORN_WORKER_CLASS": worker_class,
+            "GUNICORN_WORKERS": workers,
+            "GUNICORN_THREADS": threads,
+        }
+        server = Server(f"sweep-{worker_class}-{workers}-{threads}", None, server_env, workdir)
+        try:
+            server.wait_ready("/healthz")
+            wrk(args, server.url, "list", users, 2)
+            row = {"model": f"{worker_class}, {workers} workers x {threads} threads"}
+            for script in ("list", "detail"):
+                result = wrk(args, server.url, script, users, args.duration)
+                row[script] = result
+            list_rps, detail_rps = row["list"]["rps"], row["detail"]["rps"]
+            log(f"sweep {row['model']}: list {list_rps:.0f} req/s, detail {detail_rps:.0f}")
+            results.append(row)
+        finally:
+            server.stop()
+    return results
 
 
 def py_spy() -> str | None:
