@@ -65,7 +65,7 @@ class TokenView(StandaloneAuthView):
         user = password_account_find(login=data.validated_data["email"])
         # Staff passwords are checked only by the admin's login, behind its per-account lockout;
         # answering for them here would let their passwords be guessed around it.
-        if user is None or user.is_staff or not user.check_password(data.validated_data["password"]):
+        if user is None or not user.check_password(data.validated_data["password"]) or user.is_staff:
             raise exceptions.AuthenticationFailed("Wrong email or password.", code="invalid_credentials")
         if not user.is_active:
             raise exceptions.PermissionDenied("This account has been disabled.", code="account_disabled")
