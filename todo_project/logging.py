@@ -61,7 +61,7 @@ _NAMED_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
 def route_of(request: HttpRequest) -> str | None:
     """The matched URL pattern in readable form, or None when no route matched (a 404)."""
     match = getattr(request, "resolver_match", None)
-    if match is None or not match.route:
+    if match is None or match.url_name == "api-not-found":
         return None
     route = _NAMED_GROUP.sub(r"<\1>", match.route)
     return "/" + route.replace("^", "").replace("$", "").replace("/?", "/").replace("\\", "")

@@ -24,12 +24,12 @@ api_patterns = [
     ),
     path("", include("accounts.api.urls")),
     path("", include("tasks.api.urls")),
-    re_path(r"^.*$", ApiRouteNotFound.as_view()),
+    re_path(r"^.*$", ApiRouteNotFound.as_view(), name="api-not-found"),
 ]
 
 urlpatterns = [
     path("api/", include(api_patterns)),
-    re_path(r"^api$", ApiRouteNotFound.as_view()),
+    re_path(r"^api$", ApiRouteNotFound.as_view(), name="api-not-found"),
     path(ADMIN_PATH, admin.site.urls),
     re_path(r"^healthz/?$", health.healthz, name="healthz"),
     re_path(r"^readyz/?$", health.readyz, name="readyz"),
