@@ -12,6 +12,7 @@ from functools import cached_property
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ORDER_VAR
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
@@ -331,6 +332,13 @@ class TaskAdmin(admin.ModelAdmin):
             super().get_queryset(request).prefetch_related(Prefetch("tags", Tag.objects.only("id", "name")))
         )
 
+    def get_ordering(self, request):
+        # One owner's tasks: newest first along the (user, created_at, id) index. Walking the
+        # primary key instead may pass most of the table before it finds that owner's rows.
+        if request.GET.get(OwnerFilter.parameter_name):
+            return ["-created_at", "-id"]
+        return self.ordering
+
     def get_readonly_fields(self, request, obj=None):
         # Moving a task to another owner is reassign_tasks' job (it merges tags too).
         return [*self.readonly_fields, "user"] if obj is not None else self.readonly_fields
@@ -359,7 +367,10 @@ class TaskAdmin(admin.ModelAdmin):
                 User.objects.filter(Q(pk=term) | Q(email__iexact=term)).values_list("pk", flat=True)[:20]
             )
             if owners:
-                return queryset.filter(user_id__in=owners), False
+                queryset = queryset.filter(user_id__in=owners)
+                if ORDER_VAR not in request.GET:  # the list was ordered before the search: see get_ordering
+                    queryset = queryset.order_by("-created_at", "-id")
+                return queryset, False
         return super().get_search_results(request, queryset, search_term)
 
     @admin.display(description="owner", ordering="user__email")

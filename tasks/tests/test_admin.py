@@ -132,6 +132,18 @@ def test_search_by_owner_id_and_owner_filter_show_that_users_tasks(admin_client,
     assert "bob@example.com" in response.content.decode()  # the chosen owner is named in the filter
 
 
+@pytest.mark.parametrize("query", ["owner={owner}", "q={owner}", "q=carol@example.com"])
+def test_one_owners_tasks_list_newest_created_first(admin_client, query):
+    carol = UserFactory(email="carol@example.com")
+    now = timezone.now()
+    TaskFactory(user=carol, title="Made last week", created_at=now - timedelta(days=7))
+    TaskFactory(user=carol, title="Made today", created_at=now)
+    TaskFactory(user=carol, title="Imported old one", created_at=now - timedelta(days=30))  # highest id
+    page = admin_client.get(f"{TASKS}?{query.format(owner=carol.pk)}").content.decode()
+    order = re.findall(r'<th class="field-title"><a href="[^"]+">([^<]+)</a>', page)
+    assert order == ["Made today", "Made last week", "Imported old one"]
+
+
 def test_date_hierarchy_drills_down_by_year_month_and_day(admin_client, alice):
     created = timezone.now() - timedelta(days=400)
     TaskFactory(user=alice, title="Old one", created_at=created)
