@@ -1,7 +1,7 @@
 """`make fuzz`: the schema fuzzing of tasks/tests/test_fuzz_schema.py, run long, with its results
 written to reliability/results/FUZZ.md.
 
-    .venv/bin/python -m reliability.fuzz --examples 1000 --stateful-examples 200 [--seed N]
+    .venv/bin/python -m reliability.fuzz --examples 500 --stateful-examples 200 [--seed N]
 
 The same tests CI runs, with thousands of generated requests per operation instead of a dozen and a
 fresh seed each time (recorded, so a failure can be replayed with --seed). The database is the one
@@ -83,7 +83,7 @@ def render(recorder: Recorder, args, elapsed: float, exit_code: int, database: s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--examples", type=int, default=1000, help="generated cases per operation")
+    parser.add_argument("--examples", type=int, default=500, help="generated cases per operation")
     parser.add_argument("--stateful-examples", type=int, default=200, help="stateful scenarios")
     parser.add_argument("--steps", type=int, default=12, help="calls per stateful scenario at most")
     parser.add_argument("--seed", type=int, default=None)
