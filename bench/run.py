@@ -795,6 +795,7 @@ def main() -> int:
     if "REDIS_URL" not in env:
         os.environ.pop("REDIS_URL", None)
     started = time.perf_counter()
+    (BENCH / "results").mkdir(parents=True, exist_ok=True)
     context: dict = {"machine": machine()}
     log(f"database {args.database}")
     timings = prepare_database(args, env)
@@ -894,16 +895,19 @@ def main() -> int:
                             f"p99 {ms(last_project['p99_us'])} ms, floor {last_floor['rps']:.0f} req/s"
                         )
             context["scale"] = scale
-        if "profile" in parts:
-            context["profiles"] = {}
-            for script in ("list", "detail"):
-                result = profile(args, project, script, users)
-                if result:
-                    context["profiles"][script] = result
-                    shutil.copy(result["raw"], BENCH / "results" / f"profile-{script}.raw.txt")
-        if args.sweep:
-            project.stop()
-            context["sweep"] = sweep(args, env, workdir, users)
+        try:  # the optional parts: a failure here must not lose the report of the rest
+            if "profile" in parts:
+                context["profiles"] = {}
+                for script in ("list", "detail"):
+                    result = profile(args, project, script, users)
+                    if result:
+                        context["profiles"][script] = result
+                        shutil.copy(result["raw"], BENCH / "results" / f"profile-{script}.raw.txt")
+            if args.sweep:
+                project.stop()
+                context["sweep"] = sweep(args, env, workdir, users)
+        except (OSError, RuntimeError, subprocess.SubprocessError) as error:
+            log(f"profile or sweep failed: {error!r}")
     finally:
         project.stop()
         floor_server.stop()
