@@ -104,7 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     import schemathesis
 
     recorder = Recorder()
-    schemathesis.hook("after_call")(recorder.after_call)
+
+    @schemathesis.hook
+    def after_call(context, case, response) -> None:
+        recorder.after_call(context, case, response)
+
     started = time.monotonic()
     exit_code = pytest.main([TESTS, "-p", "no:cacheprovider", "--create-db", "-q"], plugins=[recorder])
     elapsed = time.monotonic() - started

@@ -105,6 +105,8 @@ class VirtualUser(threading.Thread):
         self.deadline = 0.0
         self.give_up_at = 0.0
         self.counter = 0
+        self.replayed = 0  # creates whose retry got the stored answer: an earlier attempt had committed
+        self.late_deletes = 0  # deletes whose retry found the task gone: an earlier attempt had deleted it
 
     # -- The operations --------------------------------------------------------------------------------
     def run(self) -> None:
@@ -171,6 +173,7 @@ class VirtualUser(threading.Thread):
         if task["description"] != key or task["version"] != 1:
             self.ledger.fail(f"create {key}: acknowledged with {task}")
         self.created[key] = task["id"]
+        self.replayed += answer.headers.get("idempotent-replayed") == "true"
         self.tasks[task["id"]] = TaskState(key=key, title=body["title"])
 
     def rename(self, task_id: int) -> None:
@@ -210,6 +213,7 @@ class VirtualUser(threading.Thread):
             return
         if answer.status == 404 and attempts == 1:
             self.ledger.fail(f"delete {self.tasks[task_id].key}: 404 on the first attempt")
+        self.late_deletes += answer.status == 404
         self.deleted.add(task_id)
 
     def read(self) -> None:
@@ -240,6 +244,8 @@ class SoakReport:
     live_tasks: int
     unacknowledged: int
     retried_ops: int
+    replayed_creates: int
+    late_deletes: int
     outages: list[dict]
     requests: int
     elapsed: float
@@ -476,6 +482,8 @@ def _report(options, ledger, users, outage_log, t0, elapsed, checked, unchanged)
         live_tasks=live,
         unacknowledged=unacknowledged,
         retried_ops=write_requests - acknowledged_ops,
+        replayed_creates=sum(user.replayed for user in users),
+        late_deletes=sum(user.late_deletes for user in users),
         outages=outages,
         requests=requests,
         elapsed=elapsed,
@@ -515,6 +523,9 @@ def render(report: SoakReport, *, command: str) -> str:
         f"| deletes acknowledged | {report.deleted} |",
         f"| tasks left, all checked against the database | {report.live_tasks} |",
         f"| write attempts that were retried | {report.retried_ops} |",
+        f"| creates whose retry was answered from the stored response (an earlier attempt had "
+        f"committed) | {report.replayed_creates} |",
+        f"| deletes whose retry found the task already gone | {report.late_deletes} |",
         f"| writes never acknowledged (gave up) | {report.unacknowledged} |",
         f"| users whose tasks and counts were checked | {report.per_user_counts_checked} |",
         f"| transport errors (connection reset, timeout) | {report.transport_errors} |",
