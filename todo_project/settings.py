@@ -371,5 +371,7 @@ LOGGING = {
         # Our request line already reports every 4xx; Django would log each one again as a warning.
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
+        # Axes logs every admin login attempt at INFO; lockouts (WARNING) are what operators need.
+        "axes": {"level": "WARNING"},
     },
 }
