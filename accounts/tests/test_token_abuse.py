@@ -31,7 +31,6 @@ from tasks.tests.factories import TaskFactory
 pytestmark = pytest.mark.django_db
 
 VICTIM = "victim"
-NOW = int(time.time())
 # Generous: the slowest honest branch is one JWKS fetch on 127.0.0.1; a hang would be far above it.
 MAX_SECONDS = 5.0
 
@@ -153,9 +152,20 @@ def bearer(name: str, token: Callable[[Forge], str], code: str = "invalid_token"
     return Abuse(name, lambda forge: f"Bearer {token(forge)}", code)
 
 
+def now() -> int:
+    # Read when a token is built, not when the module is imported: a CI session outlives a token.
+    return int(time.time())
+
+
 def claim(name: str, **overrides: Any) -> Abuse:
-    """A token signed with our secret whose claims are the victim's with `overrides`."""
-    return bearer(name, lambda forge: forge.hs(better_auth_claims(VICTIM, **overrides)))
+    """A token signed with our secret whose claims are the victim's with `overrides`; a callable
+    override is called when the token is built."""
+
+    def token(forge: Forge) -> str:
+        values = {key: value() if callable(value) else value for key, value in overrides.items()}
+        return forge.hs(better_auth_claims(VICTIM, **values))
+
+    return bearer(name, token)
 
 
 # --- The catalogue for the shared-secret deployment --------------------------------------------------
@@ -251,10 +261,14 @@ WRONG_TYPES = [
     *(
         claim(f"{name}-as-{label}", **{name: value})
         for name in ("iat", "nbf")
-        for label, value in [("word", "yesterday"), ("list", [NOW]), ("object", {"t": NOW})]
+        for label, value in [
+            ("word", "yesterday"),
+            ("list", lambda: [now()]),
+            ("object", lambda: {"t": now()}),
+        ]
     ),
     claim("exp-as-true", exp=True),
-    claim("exp-as-object", exp={"t": NOW + 900}),
+    claim("exp-as-object", exp=lambda: {"t": now() + 900}),
     claim("token-type-as-list", token_type=["access"]),
     claim("token-type-refresh-in-capitals", token_type="REFRESH"),
 ]
@@ -263,7 +277,7 @@ WRONG_TYPES = [
 DUPLICATES = [
     bearer("duplicate-sub", lambda f: f.hs_raw(extra=',"sub":"mallory"')),
     bearer(
-        "duplicate-exp-past-then-future", lambda f: f.hs_raw(exp=NOW - 3600, extra=f',"exp":{NOW + 3600}')
+        "duplicate-exp-past-then-future", lambda f: f.hs_raw(exp=now() - 3600, extra=f',"exp":{now() + 3600}')
     ),
     bearer("duplicate-token-type", lambda f: f.hs_raw(token_type="refresh", extra=',"token_type":"access"')),
     bearer("duplicate-alg-in-the-header", lambda f: f.hs_raw('{"alg":"none","alg":"HS256"}')),
@@ -272,10 +286,10 @@ DUPLICATES = [
 
 # NumericDates (RFC 7519 §2) are JSON numbers of seconds since 1970: not strings, not out of range.
 NUMERIC_DATES = [
-    claim("exp-as-digit-string", exp=str(NOW + 900)),
-    claim("exp-as-padded-digit-string", exp=f" {NOW + 900} "),
-    claim("iat-as-digit-string", iat=str(NOW)),
-    claim("nbf-as-digit-string", nbf=str(NOW - 60)),
+    claim("exp-as-digit-string", exp=lambda: str(now() + 900)),
+    claim("exp-as-padded-digit-string", exp=lambda: f" {now() + 900} "),
+    claim("iat-as-digit-string", iat=lambda: str(now())),
+    claim("nbf-as-digit-string", nbf=lambda: str(now() - 60)),
     *(
         bearer(f"huge-exp-{label}", lambda f, text=text: f.hs_raw(exp=..., extra=f',"exp":{text}'))
         for label, text in [
@@ -351,7 +365,7 @@ SHARED_SECRET_CONTROLS = [
     bearer("hand-built-hs256", lambda f: f.hs()),
     bearer("hand-written-json-without-duplicates", lambda f: f.hs_raw()),
     bearer("kid-is-irrelevant-to-hs256", lambda f: f.hs(kid="../../../../../../dev/null")),
-    bearer("exp-as-a-float", lambda f: f.hs_raw(exp=..., extra=f',"exp":{NOW + 900}.5')),
+    bearer("exp-as-a-float", lambda f: f.hs_raw(exp=..., extra=f',"exp":{now() + 900}.5')),
     bearer("iat-zero", lambda f: f.hs(better_auth_claims(VICTIM, iat=0))),
     Abuse("two-spaces-after-scheme", lambda f: f"Bearer  {f.hs()}"),
     Abuse("spaces-and-tabs-at-the-ends", lambda f: f" \tBearer {f.hs()}\t "),
