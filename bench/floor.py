@@ -165,8 +165,8 @@ def task_list(environ, user: str):
         where.append('NOT "tasks_task"."completed"' if status == "pending" else '"tasks_task"."completed"')
     if "tag" in query:
         join = TAG_JOIN
-        where.append('"tasks_tag"."key" = %s')
-        params.append(query["tag"][0].strip().casefold())
+        where += ['"tasks_tag"."key" = %s', '"tasks_tag"."user_id" = %s']
+        params += [query["tag"][0].strip().casefold(), user]
     conn = connection()
     condition = " AND ".join(where)
     if join:  # as the project: a real count when a filter other than status applies

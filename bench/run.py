@@ -860,6 +860,9 @@ def main() -> int:
         if "writes" in parts:
             context.setdefault("scenarios", {})
             for name in ("create", "toggle", "update", "mix"):
+                # Requests wrk abandoned at the end of the last run may still be in the server's
+                # queue; let them finish before reading the versions the next run will send.
+                time.sleep(3)
                 refresh_versions(workdir, fixtures)
                 context["scenarios"][name] = [wrk(args, project.url, name, users, args.duration)]
                 result = context["scenarios"][name][0]
@@ -988,6 +991,8 @@ PROFILE_CATEGORIES = [
     ("logging (stdlib)", ("logging/",)),
     ("gunicorn (accept, parse, write)", ("gunicorn/", "socket.py", "selectors.py", "ssl.py")),
 ]
+# Leaf frames of a worker with nothing to do: gthread's event loop and its pool's queue.
+IDLE_LEAVES = (".select (selectors.py", ".poll (selectors.py", "wait (threading.py", "get (queue.py")
 # Spans whose inclusive share is worth knowing: (label, substring of a frame).
 PROFILE_SPANS = [
     ("authentication (token + user row)", "BetterAuthJWTAuthentication.authenticate"),
@@ -999,7 +1004,7 @@ PROFILE_SPANS = [
     ("tag names", "with_tag_names"),
     ("TaskSerializer", "to_representation (tasks/api/serializers.py"),
     ("orjson render", "ORJSONRenderer.render"),
-    ("request log line", "RequestLogMiddleware.__call__"),
+    ("the whole Django request (inside the first middleware)", "RequestIDMiddleware.__call__"),
     ("Django DB connection health check / close", "close_if_"),
 ]
 
@@ -1096,8 +1101,9 @@ def profile(args, server: "Server", script: str, data: Path, seconds: int = 8) -
         if not count.isdigit():
             continue
         frames = [frame for frame in stack.split(";") if not frame.startswith(("process ", "Thread"))]
-        if not frames or "(threading.py" in frames[-1] or ("wait (" in frames[-1] and "gthread" in stack):
-            continue  # idle threads
+        leaf = frames[-1] if frames else ""
+        if not frames or "(threading.py" in leaf or any(mark in leaf for mark in IDLE_LEAVES):
+            continue  # a thread waiting for work or for a new connection
         n = int(count)
         total += n
         leaf = frames[-1]
