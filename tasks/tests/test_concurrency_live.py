@@ -62,14 +62,22 @@ def race(server, auth, requests: list[tuple]) -> list:
     return answers
 
 
+def once(server, method: str, path: str, body=None, headers=None):
+    client = KeepAliveClient(server.port)
+    try:
+        return client.request(method, path, body, headers)
+    finally:
+        client.close()
+
+
 def create(server, auth, title: str) -> dict:
-    answer = KeepAliveClient(server.port).request("POST", url(), {"title": title}, auth)
+    answer = once(server, "POST", url(), {"title": title}, auth)
     assert answer.status == 201, answer.body
     return answer.json()
 
 
 def read(server, auth, task_id: int):
-    return KeepAliveClient(server.port).request("GET", url(task_id), headers=auth)
+    return once(server, "GET", url(task_id), headers=auth)
 
 
 @pytest.mark.parametrize("writers", [2, 8])
@@ -132,5 +140,5 @@ def test_racing_creates_with_one_idempotency_key_make_one_task(server, auth):
     for busy in (answer for answer in answers if answer.status == 409):
         assert busy.json()["code"] == "idempotency_in_progress"
         assert int(busy.headers["retry-after"]) >= 1
-    listed = KeepAliveClient(server.port).request("GET", url() + "?search=Exactly+once", headers=auth)
+    listed = once(server, "GET", url() + "?search=Exactly+once", headers=auth)
     assert len(listed.json()) == 1
