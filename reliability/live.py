@@ -9,6 +9,7 @@ import contextlib
 import http.client
 import json
 import secrets
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -116,6 +117,30 @@ class KeepAliveClient:
         except (OSError, http.client.HTTPException) as error:
             self.close()
             return Answer(0, {}, b"", started, time.monotonic(), error=f"{type(error).__name__}: {error}")
+
+
+def send_and_drop(
+    port: int, method: str, path: str, body=None, headers: dict[str, str] | None = None
+) -> None:
+    """Send a whole request on a new connection and close it without reading the answer: the
+    server does the work, the client never learns the outcome (an answer lost on the way back).
+
+    It waits until the answer starts to arrive, so the work is done before the client retries, as
+    when a network drops a response (a request still queued could otherwise overtake later ones)."""
+    data = json.dumps(body).encode() if body is not None else b""
+    lines = [
+        f"{method} {path} HTTP/1.1",
+        "Host: 127.0.0.1",
+        f"Content-Length: {len(data)}",
+        "Connection: close",
+    ]
+    if body is not None:
+        lines.append("Content-Type: application/json")
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+        connection.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + data)
+        connection.settimeout(20)
+        connection.recv(1, socket.MSG_PEEK)
 
 
 def worker_pids(master_pid: int) -> set[int]:

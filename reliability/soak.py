@@ -36,7 +36,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
 
-from reliability.live import Answer, KeepAliveClient, bearer_for, worker_pids  # noqa: E402
+from reliability.live import Answer, KeepAliveClient, bearer_for, send_and_drop, worker_pids  # noqa: E402
 from todo_project.tests.deploy_support import (  # noqa: E402
     gunicorn,
     manage,
@@ -57,6 +57,7 @@ class SoakOptions:
     workers: int = 2
     threads: int = 4
     drain: float = 30.0  # seconds an unfinished write may keep retrying after the load stops
+    lost_answers: float = 0.03  # share of writes whose first answer the client never reads
     seed: int = 0
     stop_mode: str = "immediate"
 
@@ -79,6 +80,7 @@ class Ledger:
         self.lock = threading.Lock()
         self.answers: list[tuple[float, float, int, str, str]] = []  # started, finished, status, op, error
         self.failures: list[str] = []
+        self.dropped: Counter = Counter()  # first attempts whose answer was deliberately never read
 
     def record(self, answer: Answer, op: str) -> None:
         self.answers.append((answer.started, answer.finished, answer.status, op, answer.error))
@@ -99,6 +101,7 @@ class VirtualUser(threading.Thread):
         self.client = KeepAliveClient(port)
         self.ledger = ledger
         self.rng = random.Random(options.seed * 1000 + index)  # noqa: S311 (a reproducible mix, not a secret)
+        self.lost_answers = options.lost_answers
         self.tasks: dict[int, TaskState] = {}
         self.created: dict[str, int | None] = {}  # Idempotency-Key -> acknowledged id (None: never)
         self.deleted: set[int] = set()
@@ -136,8 +139,14 @@ class VirtualUser(threading.Thread):
         return "/".join([f"/api/{self.user_id}/tasks", *(str(part) for part in parts)]) + "/"
 
     def until_acknowledged(self, op: str, method: str, path: str, body=None, headers=None, ok=(200,)):
-        """Send until an answer in `ok` (or 404 where the caller allows it); None if we gave up."""
+        """Send until an answer in `ok`; None if we gave up. Now and then the first attempt's answer
+        is lost on purpose (sent, never read), so that the retry meets work already done."""
         attempts = 0
+        if self.rng.random() < self.lost_answers:
+            send_and_drop(self.client.port, method, path, body, {**self.headers, **(headers or {})})
+            self.ledger.dropped[op] += 1
+            attempts = 1
+            time.sleep(self.rng.uniform(0.0, 0.3))
         while True:
             attempts += 1
             answer = self.client.request(method, path, body, {**self.headers, **(headers or {})})
@@ -246,6 +255,7 @@ class SoakReport:
     retried_ops: int
     replayed_creates: int
     late_deletes: int
+    dropped: Counter
     outages: list[dict]
     requests: int
     elapsed: float
@@ -484,6 +494,7 @@ def _report(options, ledger, users, outage_log, t0, elapsed, checked, unchanged)
         retried_ops=write_requests - acknowledged_ops,
         replayed_creates=sum(user.replayed for user in users),
         late_deletes=sum(user.late_deletes for user in users),
+        dropped=ledger.dropped,
         outages=outages,
         requests=requests,
         elapsed=elapsed,
@@ -511,7 +522,8 @@ def render(report: SoakReport, *, command: str) -> str:
         + ".",
         '- Mix: 35% create (Idempotency-Key), 25% rename, 15% complete/reopen (`{"completed": x}`), '
         "10% delete, 15% list or stats. Writes are retried after 503, 409 or a lost answer until "
-        "acknowledged.",
+        f"acknowledged; {o.lost_answers:.0%} of writes have their first answer dropped unread by the "
+        "client on purpose (the server did the work, the client cannot know).",
         "",
         "## Counts",
         "",
@@ -523,6 +535,9 @@ def render(report: SoakReport, *, command: str) -> str:
         f"| deletes acknowledged | {report.deleted} |",
         f"| tasks left, all checked against the database | {report.live_tasks} |",
         f"| write attempts that were retried | {report.retried_ops} |",
+        "| writes whose first answer the client dropped unread (create / rename / complete / delete) | "
+        f"{report.dropped['create']} / {report.dropped['rename']} / {report.dropped['complete']} / "
+        f"{report.dropped['delete']} |",
         f"| creates whose retry was answered from the stored response (an earlier attempt had "
         f"committed) | {report.replayed_creates} |",
         f"| deletes whose retry found the task already gone | {report.late_deletes} |",
