@@ -549,3 +549,20 @@ def test_purge_idempotency_keys_dry_run(keys):
     out, _ = run("purge_idempotency_keys", dry_run=True)
     assert "Would delete 1 expired idempotency key(s)." in out
     assert IdempotencyKey.objects.count() == 2
+
+
+def test_import_refuses_a_title_with_control_characters_and_writes_nothing(tmp_path, user):
+    """The import applies the API's field rules: a NUL would otherwise reach the database."""
+    from tasks.models import Task
+
+    stamps = {"created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}
+    rows = [
+        {"user_id": user.pk, "title": "fine", **stamps},
+        {"user_id": user.pk, "title": "bad\x00title", **stamps},
+    ]
+    path = tmp_path / "tasks.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+    with pytest.raises(CommandError, match="line 2"):
+        call_command("import_tasks", str(path))
+    assert not Task.objects.filter(user=user).exists()

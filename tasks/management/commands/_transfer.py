@@ -14,18 +14,14 @@ from datetime import UTC, datetime
 import orjson
 
 from accounts.models import USER_ID_PATTERN
+from tasks.api.serializers import TaskWriteSerializer
 from tasks.models import (
-    DESCRIPTION_MAX_LENGTH,
-    MAX_TAGS_PER_TASK,
-    PRIORITY_BY_NAME,
     PRIORITY_NAMES,
-    TAG_MAX_LENGTH,
-    TITLE_MAX_LENGTH,
     Task,
-    merge_tag_names,
     tag_key,
 )
 from tasks.services import ImportedTask
+from todo_project.api import validation_errors
 
 FIELDS = [
     "id",
@@ -140,40 +136,42 @@ def parse_record(record: object, line: int, *, user_id: str | None) -> ImportedT
     owner = user_id or record["user_id"]
     if not isinstance(owner, str) or not re.fullmatch(USER_ID_PATTERN, owner):
         raise BadRow("user_id is not a valid user id.")
-    title = record["title"]
-    if not isinstance(title, str) or not title.strip() or len(title) > TITLE_MAX_LENGTH:
-        raise BadRow(f"title must be 1 to {TITLE_MAX_LENGTH} characters.")
-    description = record.get("description") or ""
-    if not isinstance(description, str) or len(description) > DESCRIPTION_MAX_LENGTH:
-        raise BadRow(f"description must be at most {DESCRIPTION_MAX_LENGTH} characters.")
     priority = record.get("priority", "none")
-    if isinstance(priority, str) and priority in PRIORITY_BY_NAME:
-        priority = PRIORITY_BY_NAME[priority]
-    elif priority not in PRIORITY_NAMES or isinstance(priority, bool):
-        raise BadRow(f"priority must be one of {', '.join(PRIORITY_BY_NAME)}.")
+    if isinstance(priority, int) and not isinstance(priority, bool) and priority in PRIORITY_NAMES:
+        priority = PRIORITY_NAMES[priority]
     tags = record.get("tags") or []
     if isinstance(tags, str):
         try:
             tags = orjson.loads(tags) if tags.strip() else []
         except orjson.JSONDecodeError:
             raise BadRow("tags must be a JSON array of names.") from None
-    if not isinstance(tags, list) or not all(isinstance(name, str) for name in tags):
-        raise BadRow("tags must be a list of names.")
-    tags = merge_tag_names(name.strip() for name in tags)
-    if any(not name or len(name) > TAG_MAX_LENGTH for name in tags) or len(tags) > MAX_TAGS_PER_TASK:
-        raise BadRow(f"tags must be at most {MAX_TAGS_PER_TASK} names of 1 to {TAG_MAX_LENGTH} characters.")
+    # The API's own field rules (lengths, trimming, control characters, tag merging), so a file
+    # cannot bring in a task the API would refuse.
+    fields = TaskWriteSerializer(
+        data={
+            "title": record["title"],
+            "description": record.get("description") or "",
+            "priority": priority,
+            "due_date": record.get("due_date") or None,
+            "tags": tags,
+        }
+    )
+    if not fields.is_valid():
+        field, messages = next(iter(validation_errors(fields.errors).items()))
+        raise BadRow(f"{field}: {messages[0]}")
+    valid = fields.validated_data
     task_id = record.get("id")
     return ImportedTask(
         line=line,
         id=None if task_id in (None, "") else _integer(task_id, "id", minimum=1),
         user_id=owner,
-        title=title,
-        description=description,
+        title=valid["title"],
+        description=valid["description"],
         completed=_boolean(record.get("completed", False), "completed"),
         completed_at=_datetime(record.get("completed_at"), "completed_at"),
-        priority=int(priority),
-        due_date=_datetime(record.get("due_date"), "due_date"),
-        tags=tags,
+        priority=valid["priority"],
+        due_date=valid["due_date"],
+        tags=valid["tags"],
         version=_integer(record.get("version", 1), "version", minimum=1),
         created_at=_datetime(record["created_at"], "created_at", required=True),
         updated_at=_datetime(record["updated_at"], "updated_at", required=True),
