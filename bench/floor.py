@@ -57,7 +57,8 @@ DETAIL_SQL = (
 )
 TAGS_SQL = (
     'SELECT "tasks_task_tags"."task_id", "tasks_tag"."name" FROM "tasks_task_tags" INNER JOIN "tasks_tag" '
-    'ON ("tasks_task_tags"."tag_id" = "tasks_tag"."id") WHERE "tasks_task_tags"."task_id" = ANY(%s)'
+    'ON ("tasks_task_tags"."tag_id" = "tasks_tag"."id") '
+    'WHERE ("tasks_task_tags"."task_id" = ANY(%s) AND "tasks_tag"."user_id" = %s)'
 )
 COUNTS_SQL = (
     'SELECT "tasks_taskcount"."total", "tasks_taskcount"."completed" FROM "tasks_taskcount" '
@@ -129,10 +130,10 @@ def task_dicts(rows, tags_by_task) -> list[dict]:
     ]
 
 
-def tags_for(conn, task_ids: list[int]) -> dict[int, list[str]]:
+def tags_for(conn, user: str, task_ids: list[int]) -> dict[int, list[str]]:
     tags: dict[int, list[str]] = {}
     if task_ids:
-        for task_id, name in conn.execute(TAGS_SQL, [task_ids]):
+        for task_id, name in conn.execute(TAGS_SQL, [task_ids, user]):
             tags.setdefault(task_id, []).append(name)
     return tags
 
@@ -195,7 +196,7 @@ def task_list(environ, user: str):
             host = environ.get("HTTP_HOST", "localhost")
             url = f"http://{host}{environ['PATH_INFO']}?{urlencode(next_query)}"
             headers.append(("Link", f'<{url}>; rel="next"'))
-    body = orjson.dumps(task_dicts(rows, tags_for(conn, [row[0] for row in rows])))
+    body = orjson.dumps(task_dicts(rows, tags_for(conn, user, [row[0] for row in rows])))
     return "200 OK", headers, body
 
 
@@ -204,7 +205,7 @@ def task_detail(user: str, pk: int):
     row = conn.execute(DETAIL_SQL, [user, pk]).fetchone()
     if row is None:
         raise Problem("404 Not Found", "not_found")
-    body = orjson.dumps(task_dicts([row], tags_for(conn, [row[0]]))[0])
+    body = orjson.dumps(task_dicts([row], tags_for(conn, user, [row[0]]))[0])
     return "200 OK", [("Content-Type", "application/json"), ("ETag", f'"{row[8]}"')], body
 
 
