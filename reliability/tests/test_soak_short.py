@@ -22,10 +22,11 @@ pytestmark = [
     ),
 ]
 
-# Seconds. The whole test (cluster, migrations, gunicorn, load, checks) stays well under two minutes.
+# Seconds. The whole test (cluster, migrations, gunicorn, load, checks) takes about 90 s alone on
+# two cores; the bound leaves room for a busy machine (every wait inside has its own timeout).
 LOAD = 36
 OUTAGE = (12, 6)
-BOUND = 150
+BOUND = 240
 
 
 def test_acknowledged_writes_survive_a_postgresql_restart_under_load(tmp_path):
