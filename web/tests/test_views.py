@@ -418,7 +418,10 @@ def test_every_page_has_its_label_for_each_control(account, client):
     assert ids and ids <= labelled, ids - labelled
 
 
-def test_static_assets_are_served(client):
+def test_static_assets_are_served(client, settings):
+    # Production serves them from collectstatic's output (todo_project/tests/test_deploy_gunicorn.py);
+    # here whitenoise reads them from the apps, so the test does not depend on a collected tree.
+    settings.WHITENOISE_USE_FINDERS = True
     for path in ("/static/web/app.js", "/static/web/app.css", "/static/web/favicon.svg"):
         response = client.get(path)
         assert response.status_code == 200, path
