@@ -18,6 +18,10 @@ RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
+# Every route answers with and without the trailing slash (API.md §4).
+SLASH = pytest.mark.parametrize("slash", [True, False], ids=["slash", "no-slash"])
+
+
 def postgres_only(test):
     """Row locks and truly concurrent transactions exist only on PostgreSQL; SQLite serializes writers."""
     skip = pytest.mark.skipif(

@@ -4,6 +4,7 @@ import pytest
 
 from tasks.tests.api_support import (
     RFC3339_UTC,
+    SLASH,
     assert_problem,
     create_task,
     get_task,
@@ -12,8 +13,6 @@ from tasks.tests.api_support import (
 )
 
 pytestmark = pytest.mark.django_db
-
-SLASH = pytest.mark.parametrize("slash", [True, False], ids=["slash", "no-slash"])
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 import pytest
 
 from tasks.tests.api_support import (
+    SLASH,
     assert_problem,
     client_for,
     create_task,
@@ -12,8 +13,6 @@ from tasks.tests.api_support import (
 )
 
 pytestmark = pytest.mark.django_db
-
-SLASH = pytest.mark.parametrize("slash", [True, False], ids=["slash", "no-slash"])
 
 
 @pytest.fixture
