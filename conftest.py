@@ -21,15 +21,18 @@ def _plain_static_storage(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_caches():
-    """Each test starts with empty caches (throttle counters, cached JWKS keys)."""
+    """Each test starts with empty caches (throttle counters, cached JWKS keys, authenticated users)."""
     from django.core.cache import cache
 
     from accounts.jwks import jwks_cache
+    from accounts.user_cache import user_cache
 
     cache.clear()
     jwks_cache.clear()
+    user_cache.clear()
     yield
     cache.clear()
+    user_cache.clear()
 
 
 def better_auth_claims(sub: str, /, **overrides: Any) -> dict[str, Any]:

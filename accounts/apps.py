@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db import models
 
 
 class AccountsConfig(AppConfig):
@@ -8,3 +9,12 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         # Registers the OpenAPI description of the Better Auth bearer scheme.
         import todo_project.schema  # noqa: F401
+        from accounts.models import User
+        from accounts.user_cache import forget_user_on_change
+
+        # Any save or delete of a user, by any path (services, the admin's forms, commands), drops
+        # it from every process's cache of authenticated users.
+        models.signals.post_save.connect(forget_user_on_change, sender=User, dispatch_uid="user-cache-save")
+        models.signals.post_delete.connect(
+            forget_user_on_change, sender=User, dispatch_uid="user-cache-delete"
+        )

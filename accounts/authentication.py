@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from accounts.jwks import JWKSUnavailable, UnknownKey, jwks_cache
 from accounts.models import USER_ID_PATTERN, User
 from accounts.services import user_sync_from_claims
+from accounts.user_cache import user_cache
 from todo_project.exceptions import ServiceUnavailable
 
 ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "ES256", "ES512", "RS256", "PS256"})
@@ -141,7 +142,11 @@ class BetterAuthJWTAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("The token has expired.", code="token_expired") from None
         except InvalidToken as error:
             raise exceptions.AuthenticationFailed(str(error), code="invalid_token") from None
-        user = user_sync_from_claims(claims=claims)
+        email, name = claims.get("email"), claims.get("name")
+        user = user_cache.get(claims["sub"], email, name)
+        if user is None:
+            user = user_sync_from_claims(claims=claims)
+            user_cache.put(user, email, name)
         if not user.is_active:
             raise exceptions.PermissionDenied("This account has been disabled.", code="account_disabled")
         return user, claims

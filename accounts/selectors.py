@@ -16,3 +16,7 @@ def password_account_find(*, login: str) -> User | None:
     if user is None:
         User().set_password("timing-equaliser")
     return user
+
+
+def user_get(*, user_id: str) -> User:
+    return User.objects.get(pk=user_id)

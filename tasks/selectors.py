@@ -1,27 +1,36 @@
-"""Every read of tasks and tags. Ownership is enforced here: every query starts from `owned_by`."""
+"""Every read of tasks and tags. Ownership is enforced here: every query starts from the user.
 
+The list and the detail are hand-written SQL (tasks/sql.py) returning the API's task dicts: they are
+the hottest reads, and one statement each (the list: one more for its counts and revision) is what
+keeps them cheap. The rarer reads (stats, tags) use the ORM.
+"""
+
+import base64
+import hashlib
+import hmac
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from django.core import signing
-from django.db.models import Count, F, Q, QuerySet
-from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
-from django.db.models.functions import Lower
-from django.http import Http404
+import orjson
+from django.conf import settings
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from accounts.models import User
-from tasks.models import Tag, Task, TaskCount, tag_key
+from tasks import sql
+from tasks.errors import TaskNotFound
+from tasks.models import Tag, Task, tag_key
 
-CURSOR_SALT = "tasks.list.cursor"
-# sort name -> (expression sorted on, whether its values are datetimes)
+# sort name -> (SQL of the sort key for alias `t`, whether its values are datetimes)
 SORTS = {
-    "created": (F("created_at"), True),
-    "updated": (F("updated_at"), True),
-    "due_date": (F("due_date"), True),
-    "priority": (F("priority"), False),
-    "title": (Lower("title"), False),
+    "created": ("t.created_at", True),
+    "updated": ("t.updated_at", True),
+    "due_date": ("t.due_date", True),
+    "priority": ("t.priority", False),
+    "title": ("LOWER(t.title)", False),
 }
 
 
@@ -45,159 +54,244 @@ class TaskListParams:
 
 
 @dataclass(frozen=True)
+class TaskListState:
+    """What identifies the current state of a user's list: the revision of their tasks (which moves
+    on any change, by any writer), and for `overdue` lists the latest due date already passed."""
+
+    revision: int
+    passed_due: datetime | None
+    total: int
+    completed: int
+
+
+@dataclass(frozen=True)
 class TaskPage:
-    tasks: list[Task]
+    tasks: list[dict[str, Any]]
     total: int
     next_cursor: str | None
 
 
-def with_tag_names(tasks: list[Task]) -> list[Task]:
-    """Give each task `tag_names`, read for all of them in one query of plain (task, name) rows.
-
-    prefetch_related would build a related manager and a queryset for every task, which costs
-    more than the rest of a 100-task page put together (docs/SERIALIZATION.md).
-    """
-    names: dict[int, list[str]] = {task.pk: [] for task in tasks}
-    if names:
-        # Naming the tags' owner (a task's tags are its owner's) lets PostgreSQL hash-join that user's
-        # few tags instead of scanning every user's tags (docs/EXPLAIN.md).
-        owners = {task.user_id for task in tasks}
-        pairs = Task.tags.through.objects.filter(task_id__in=names, tag__user_id__in=owners)
-        pairs = pairs.values_list("task_id", "tag__name")
-        for task_id, name in pairs:
-            names[task_id].append(name)
-    for task in tasks:
-        task.tag_names = names[task.pk]
-    return tasks
+def task_get(*, user: User, task_id: int) -> dict[str, Any]:
+    """The caller's task as the API shows it. Another user's task is not found: ids do not leak."""
+    row = sql.task_row(user_id=user.pk, task_id=task_id)
+    if row is None:
+        raise TaskNotFound(task_id)
+    return sql.dialect().to_task(row)
 
 
-def task_get(*, user: User, task_id: int) -> Task:
-    # Another user's task is 404, not 403: ids do not leak.
-    task = Task.objects.owned_by(user).filter(pk=task_id).first()
-    if task is None:
-        raise Http404(f"Task {task_id} was not found.")
-    return with_tag_names([task])[0]
-
-
-def _filtered(user: User, params: TaskListParams) -> QuerySet:
-    tasks = Task.objects.owned_by(user)
-    if params.status == "pending":
-        tasks = tasks.pending()
-    elif params.status == "completed":
-        tasks = tasks.completed()
+# --- The list -------------------------------------------------------------------------------------
+def _conditions(params: TaskListParams, user_id: str, a: str, now: datetime) -> tuple[str, list[Any]]:
+    """The WHERE clause of the filters for table alias `a`, and its parameters."""
+    d = sql.dialect()
+    clauses, args = [f"{a}.user_id = %s"], [user_id]
+    if params.status != "all":
+        clauses.append(f"{a}.completed = {'TRUE' if params.status == 'completed' else 'FALSE'}")
     if params.priorities:
-        tasks = tasks.filter(priority__in=params.priorities)
-    for name in dict.fromkeys(tag_key(name) for name in params.tags):
-        # One join per tag: the task must carry every one. Naming the tag's owner too (always the
-        # task's) lets PostgreSQL find the one tag by its (user, key) index and read only that tag's
-        # tasks, instead of joining every user's tag of that name (docs/EXPLAIN.md).
-        tasks = tasks.filter(tags__key=name, tags__user=user)
+        clauses.append(f"{a}.priority IN ({', '.join(['%s'] * len(params.priorities))})")
+        args += params.priorities
+    for key in dict.fromkeys(tag_key(name) for name in params.tags):
+        # The tag's owner is named (always the task's): its (user, key) index finds the one tag.
+        clauses.append(
+            f"EXISTS (SELECT 1 FROM {sql.LINK} l JOIN {sql.TAG} g ON g.id = l.tag_id "  # noqa: S608
+            f"WHERE l.task_id = {a}.id AND g.user_id = %s AND g.key = %s)"
+        )
+        args += [user_id, key]
     if params.search:
         # A literal substring, case-insensitive beyond ASCII on both databases: SQLite's LIKE folds
         # only ASCII, while its REGEXP (Python's re) and PostgreSQL's ~* fold Unicode.
         pattern = re.escape(params.search)
-        tasks = tasks.filter(Q(title__iregex=pattern) | Q(description__iregex=pattern))
+        title, description = d.iregex.format(column=f"{a}.title"), d.iregex.format(column=f"{a}.description")
+        clauses.append(f"({title} OR {description})")
+        args += [pattern, pattern]
     if params.due_before is not None:
-        tasks = tasks.filter(due_date__lt=params.due_before)
+        clauses.append(f"{a}.due_date < %s")
+        args.append(d.datetime_param(params.due_before))
     if params.due_after is not None:
-        tasks = tasks.filter(due_date__gte=params.due_after)
+        clauses.append(f"{a}.due_date >= %s")
+        args.append(d.datetime_param(params.due_after))
     if params.overdue is not None:
-        now = timezone.now()
-        overdue = Q(completed=False, due_date__lt=now)
-        tasks = tasks.filter(overdue if params.overdue else ~overdue)
+        overdue = f"{a}.completed = FALSE AND {a}.due_date IS NOT NULL AND {a}.due_date < %s"
+        clauses.append(f"({overdue})" if params.overdue else f"NOT ({overdue})")
+        args.append(d.datetime_param(now))
     if params.updated_since is not None:
-        tasks = tasks.filter(updated_at__gt=params.updated_since)
-    return tasks
-
-
-def encode_cursor(*, user: User, sort: str, value, last_id: int) -> str:
-    if isinstance(value, datetime):
-        value = value.isoformat()
-    return signing.dumps({"u": user.pk, "s": sort, "v": value, "i": last_id}, salt=CURSOR_SALT, compress=True)
-
-
-def decode_cursor(*, user: User, sort: str, cursor: str) -> tuple[object, int]:
-    try:
-        payload = signing.loads(cursor, salt=CURSOR_SALT)
-    except (signing.BadSignature, ValueError, TypeError) as error:
-        raise InvalidCursor("The cursor is not valid; start again from the first page.") from error
-    if not isinstance(payload, dict) or payload.get("u") != user.pk:
-        raise InvalidCursor("The cursor belongs to another listing.")
-    if payload.get("s") != sort:
-        raise InvalidCursor("The cursor was issued for another sort order.")
-    value, last_id = payload.get("v"), payload.get("i")
-    # Only we sign cursors, but one signed by an older release may carry other shapes: each value is
-    # checked against what this sort compares, so a stale cursor is a 400, never a database error.
-    if isinstance(last_id, bool) or not isinstance(last_id, int) or not 0 < last_id < 2**63:
-        raise InvalidCursor("The cursor is not valid; start again from the first page.")
-    name = sort.lstrip("-")
-    if value is not None:
-        try:
-            if SORTS[name][1]:
-                value = datetime.fromisoformat(value)
-            elif isinstance(value, bool) or not isinstance(value, str if name == "title" else int):
-                raise TypeError(value)
-        except (TypeError, ValueError):
-            raise InvalidCursor("The cursor is not valid; start again from the first page.") from None
-    return value, last_id
-
-
-def _after(expression, descending: bool, value, last_id: int, nullable: bool) -> Q:
-    """Rows strictly after (value, last_id) in the sort order; NULLs sort last either way.
-
-    A row comparison, `(key, id) < (value, last_id)`, which PostgreSQL turns into one range of
-    the (user, key, id) index, so a deep page costs what the first page does (docs/EXPLAIN.md).
-    """
-    beyond = "lt" if descending else "gt"
-    if value is None:  # already among the NULLs at the end
-        return Q(sort_key__isnull=True, **{f"id__{beyond}": last_id})
-    compare = TupleLessThan if descending else TupleGreaterThan
-    condition = Q(compare(Tuple(expression, F("id")), (value, last_id)))
-    return condition | Q(sort_key__isnull=True) if nullable else condition
+        clauses.append(f"{a}.updated_at > %s")
+        args.append(d.datetime_param(params.updated_since))
+    return " AND ".join(clauses), args
 
 
 # The parameters that choose a page, not which tasks match: they do not change the total.
 _PAGING = {"sort": "-created", "limit": 100, "cursor": None}
 
 
-def _total(user: User, params: TaskListParams, tasks: QuerySet) -> int:
-    """The number of tasks matching the filters: one row of TaskCount when only `status` filters
-    (so a user's default list costs the same at 100 and at 100,000 tasks), else a COUNT."""
-    if replace(params, status="all", **_PAGING) != TaskListParams():
-        return tasks.count()
-    counts = TaskCount.objects.filter(user=user).values_list("total", "completed").first()
-    total, completed = counts or (0, 0)
-    return {"all": total, "pending": total - completed, "completed": completed}[params.status]
+def _counted_by_revision(params: TaskListParams) -> bool:
+    """Whether the total comes from the user's TaskCount row (no filter but `status`)."""
+    return replace(params, status="all", **_PAGING) == TaskListParams()
 
 
-def task_list(*, user: User, params: TaskListParams) -> TaskPage:
-    """One page of the user's tasks matching `params`, in keyset order, with the total count."""
-    tasks = _filtered(user, params)
-    total = _total(user, params, tasks)
+def task_list_state(*, user: User, params: TaskListParams, now: datetime | None = None) -> TaskListState:
+    """One row: the user's revision and counts (kept by triggers), and for `overdue` lists the
+    latest due date that has passed. What the list's ETag is made of, read without any task row."""
+    d = sql.dialect()
+    passed_due, args = "NULL", [user.pk]
+    if params.overdue is not None:
+        # A pending task's due date passing changes an overdue list: the newest passed one is the
+        # last (user, due_date) index entry before now.
+        passed_due = (
+            f"(SELECT MAX(p.due_date) FROM {sql.TASK} p "  # noqa: S608
+            "WHERE p.user_id = %s AND p.completed = FALSE AND p.due_date < %s)"
+        )
+        args = [user.pk, d.datetime_param(now or timezone.now()), user.pk]
+    row = sql.fetch_one(
+        f"SELECT c.revision, {passed_due}, c.total, c.completed FROM (SELECT 1 AS one) AS one "  # noqa: S608
+        f"LEFT JOIN {sql.COUNT} c ON c.user_id = %s",
+        args,
+    )
+    revision, passed, total, completed = row
+    return TaskListState(revision or 0, d.to_datetime(passed), total or 0, completed or 0)
 
+
+def task_list(
+    *, user: User, params: TaskListParams, state: TaskListState | None = None, now: datetime | None = None
+) -> TaskPage:
+    """One page of the user's tasks matching `params`, in keyset order, with the total count.
+
+    `state` (from task_list_state) gives the total of an unfiltered or status-only list (so it costs
+    the same at 100 and 100,000 tasks); otherwise the total is counted in the page's own statement.
+    """
+    d = sql.dialect()
+    now = now or timezone.now()
     descending = params.sort.startswith("-")
     sort_name = params.sort.lstrip("-")
-    expression = SORTS[sort_name][0]
+    key, _ = SORTS[sort_name]
     nullable = sort_name == "due_date"
-    tasks = tasks.annotate(sort_key=expression)
+    where, args = _conditions(params, user.pk, "t", now)
     if params.cursor:
         value, last_id = decode_cursor(user=user, sort=params.sort, cursor=params.cursor)
-        tasks = tasks.filter(_after(expression, descending, value, last_id, nullable))
+        condition, cursor_args = _after(key, descending, value, last_id, nullable)
+        where += f" AND {condition}"
+        args += cursor_args
+    counted = state is not None and _counted_by_revision(params)
+    total_column, total_args = "NULL", []
+    if not counted:
+        count_where, total_args = _conditions(params, user.pk, "c", now)
+        total_column = f"(SELECT COUNT(*) FROM {sql.TASK} c WHERE {count_where})"  # noqa: S608
+    direction = "DESC" if descending else "ASC"
     # NULLS LAST only where NULLs exist: on a NOT NULL column it would stop PostgreSQL from reading
     # the index backwards and make it sort every one of the user's tasks for each page.
-    nulls_last = True if nullable else None
-    key = (
-        F("sort_key").desc(nulls_last=nulls_last) if descending else F("sort_key").asc(nulls_last=nulls_last)
+    nulls = " NULLS LAST" if nullable else ""
+    rows = sql.fetch_all(
+        f"SELECT {d.task_columns('t')}, {key}, {total_column} FROM {sql.TASK} t "  # noqa: S608
+        f"WHERE {where} ORDER BY {key} {direction}{nulls}, t.id {direction} LIMIT %s",
+        [*total_args, *args, params.limit + 1],
     )
-    tie = F("id").desc() if descending else F("id").asc()
-    rows = list(tasks.order_by(key, tie)[: params.limit + 1])
-
+    if counted:
+        total = {"all": state.total, "pending": state.total - state.completed, "completed": state.completed}[
+            params.status
+        ]
+    elif rows:
+        total = rows[0][13]
+    elif params.cursor:  # past the end: the page is empty but the filters still match tasks
+        count_where, total_args = _conditions(params, user.pk, "c", now)
+        total = sql.fetch_one(f"SELECT COUNT(*) FROM {sql.TASK} c WHERE {count_where}", total_args)[0]  # noqa: S608
+    else:
+        total = 0
     next_cursor = None
     if len(rows) > params.limit:
         rows = rows[: params.limit]
         last = rows[-1]
-        next_cursor = encode_cursor(user=user, sort=params.sort, value=last.sort_key, last_id=last.pk)
-    return TaskPage(with_tag_names(rows), total, next_cursor)
+        value = d.to_datetime(last[12]) if SORTS[sort_name][1] else last[12]
+        next_cursor = encode_cursor(user=user, sort=params.sort, value=value, last_id=last[0])
+    to_task = d.to_task
+    return TaskPage([to_task(row) for row in rows], total, next_cursor)
+
+
+def _after(key: str, descending: bool, value, last_id: int, nullable: bool) -> tuple[str, list[Any]]:
+    """Rows strictly after (value, last_id) in the sort order; NULLs sort last either way.
+
+    A row comparison, `(key, id) < (value, last_id)`, which PostgreSQL turns into one range of
+    the (user, key, id) index, so a deep page costs what the first page does (docs/EXPLAIN.md).
+    """
+    beyond = "<" if descending else ">"
+    if value is None:  # already among the NULLs at the end
+        return f"(t.due_date IS NULL AND t.id {beyond} %s)", [last_id]
+    if isinstance(value, datetime):
+        value = sql.dialect().datetime_param(value)
+    condition = f"({key}, t.id) {beyond} (%s, %s)"
+    if nullable:
+        condition = f"({condition} OR t.due_date IS NULL)"
+    return condition, [value, last_id]
+
+
+# --- Cursors: a compact payload and a keyed MAC bound to the user ---------------------------------
+@cache
+def _cursor_key(secret: str) -> bytes:
+    return hashlib.sha256(b"tasks.list.cursor:" + secret.encode()).digest()
+
+
+def _mac(user_id: str, payload: bytes) -> bytes:
+    key = _cursor_key(settings.SECRET_KEY)
+    return hmac.new(key, user_id.encode() + b"\0" + payload, hashlib.sha256).digest()[:18]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def sign_cursor_payload(*, user: User, payload: Any) -> str:
+    """A cursor carrying `payload` (JSON), signed for `user`."""
+    data = orjson.dumps(payload)
+    return f"{_b64(data)}.{_b64(_mac(user.pk, data))}"
+
+
+def encode_cursor(*, user: User, sort: str, value, last_id: int) -> str:
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    return sign_cursor_payload(user=user, payload=[sort, value, last_id])
+
+
+def decode_cursor(*, user: User, sort: str, cursor: str) -> tuple[object, int]:
+    invalid = InvalidCursor("The cursor is not valid; start again from the first page.")
+    try:
+        encoded, _, encoded_mac = cursor.partition(".")
+        data, mac = _unb64(encoded), _unb64(encoded_mac)
+    except (ValueError, TypeError):
+        raise invalid from None
+    if _b64(data) != encoded or _b64(mac) != encoded_mac:
+        raise invalid  # only our own (canonical) encoding: no two strings are one cursor
+    if not hmac.compare_digest(mac, _mac(user.pk, data)):
+        # Signed for someone else, or not by us: either way not this listing's.
+        raise InvalidCursor("The cursor belongs to another listing, or is not valid.")
+    try:
+        payload = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise invalid from None
+    if not isinstance(payload, list) or len(payload) != 3:
+        raise invalid
+    cursor_sort, value, last_id = payload
+    if cursor_sort != sort:
+        raise InvalidCursor("The cursor was issued for another sort order.")
+    # Each value is checked against what this sort compares, so a cursor of another shape (an older
+    # release's) is a 400, never a database error.
+    if isinstance(last_id, bool) or not isinstance(last_id, int) or not 0 < last_id < 2**63:
+        raise invalid
+    name = sort.lstrip("-")
+    if value is not None:
+        try:
+            if SORTS[name][1]:
+                value = datetime.fromisoformat(value)
+                if value.tzinfo is None:
+                    raise ValueError(value)
+            elif isinstance(value, bool) or not isinstance(value, str if name == "title" else int):
+                raise TypeError(value)
+        except (TypeError, ValueError):
+            raise invalid from None
+    elif name != "due_date":
+        raise invalid
+    return value, last_id
 
 
 def task_stats(*, user: User) -> dict[str, int]:

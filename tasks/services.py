@@ -1,20 +1,21 @@
 """Every write to tasks and tags, for the API, the admin and the commands alike."""
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F
-from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import User
-from tasks.models import IdempotencyKey, Priority, Tag, Task, merge_tag_names, tag_key
-from todo_project.exceptions import IdempotencyConflict, IdempotencyInProgress, PreconditionFailed
+from tasks import sql
+from tasks.errors import TaskNotFound, VersionConflict
+from tasks.models import PRIORITY_BY_NAME, IdempotencyKey, Priority, Tag, Task, merge_tag_names, tag_key
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
 TaskThrough = Task.tags.through
@@ -24,59 +25,34 @@ TaskThrough = Task.tags.through
 def tags_get_or_create(*, user: User, names: Iterable[str]) -> list[Tag]:
     """The user's tags for these names, created where missing, in one statement.
 
-    An existing tag keeps the spelling the user first gave it. ON CONFLICT makes it safe when two
-    requests of the same user create the same tag at once (PostgreSQL and SQLite >= 3.35 alike).
+    An existing tag keeps the spelling the user first gave it.
     """
     names = merge_tag_names(names)
     if not names:
         return []
-    quote = connection.ops.quote_name
-    table = quote(Tag._meta.db_table)
-    user_col, name_col, key_col = quote("user_id"), quote("name"), quote("key")
-    values = ", ".join(["(%s, %s, %s)"] * len(names))
-    params: list[Any] = []
-    for name in names:
-        params += [user.pk, name, tag_key(name)]
-    # Identifiers are our own quoted names; every value is a parameter.
-    sql = (
-        f"INSERT INTO {table} ({user_col}, {name_col}, {key_col}) VALUES {values} "  # noqa: S608
-        f"ON CONFLICT ({user_col}, {key_col}) DO UPDATE SET {key_col} = EXCLUDED.{key_col} "
-        f"RETURNING id, {name_col}, {key_col}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    columns = ["id", "name", "key"]
+    rows = sql.tags_upsert(user_id=user.pk, names=names, keys=[tag_key(n) for n in names], link_task_id=None)
     by_key = {}
-    for row in rows:
-        tag = Tag.from_db(connection.alias, columns, row)  # a saved instance, bound to this database
+    for tag_id, name, key in rows:
+        tag = Tag.from_db(connection.alias, ["id", "name", "key"], (tag_id, name, key))
         tag.user_id = user.pk
-        by_key[tag.key] = tag
+        by_key[key] = tag
     return [by_key[tag_key(name)] for name in names]
 
 
-def _cache_tags(task: Task, tags: list[Tag]) -> None:
-    """Fill `task.tags.all()` with tags we already hold, as prefetch_related would (saves a query)."""
-    queryset = Tag.objects.filter(pk__in=[tag.pk for tag in tags])
-    queryset._result_cache = list(tags)
-    queryset._prefetch_done = True
-    task._prefetched_objects_cache = {**getattr(task, "_prefetched_objects_cache", {}), "tags": queryset}
-
-
-def _set_task_tags(task: Task, names: list[str], current: list[Tag] | None) -> bool:
+def _replace_task_tags(task_id: int, user_id: str, names: list[str]) -> bool:
     """Make the task carry exactly these tags. Returns whether anything changed."""
-    tags = tags_get_or_create(user=task.user, names=names)
-    current_ids = {tag.pk for tag in current or []}
-    wanted_ids = {tag.pk for tag in tags}
-    if current is not None and current_ids == wanted_ids:
-        return False
-    if current_ids - wanted_ids:
-        TaskThrough.objects.filter(task_id=task.pk, tag_id__in=current_ids - wanted_ids).delete()
-    if wanted_ids - current_ids:
-        TaskThrough.objects.bulk_create(
-            [TaskThrough(task_id=task.pk, tag_id=tag_id) for tag_id in wanted_ids - current_ids]
+    current = sql.task_tag_ids(task_id=task_id)
+    names = merge_tag_names(names)
+    wanted = {}
+    if names:
+        rows = sql.tags_upsert(
+            user_id=user_id, names=names, keys=[tag_key(n) for n in names], link_task_id=None
         )
-    _cache_tags(task, tags)
+        wanted = {key: tag_id for tag_id, _, key in rows}
+    if set(current.values()) == set(wanted.values()):
+        return False
+    sql.links_delete(task_id=task_id, tag_ids=set(current.values()) - set(wanted.values()))
+    sql.links_insert(task_id=task_id, tag_ids=set(wanted.values()) - set(current.values()))
     return True
 
 
@@ -99,7 +75,26 @@ def tags_merge(*, source: Tag, target: Tag) -> int:
 
 
 # --- Tasks ----------------------------------------------------------------------------------------
-@transaction.atomic
+# Writes of one task: one statement in the common case (RETURNING the task with its tag names), a
+# second only to tell "not found" from "version conflict" from "nothing to change".
+_SIMPLE_FIELDS = ("title", "description", "priority", "due_date", "completed")
+
+
+def task_from_row(row) -> Task:
+    """A Task instance (with `tag_names`) from a row of tasks.sql's task columns."""
+    data = sql.dialect().to_task(row)
+    task = Task.from_db(
+        connection.alias,
+        ["id", "user_id", "title", "description", "completed", "completed_at", "priority", "due_date",
+         "version", "created_at", "updated_at"],
+        (data["id"], data["user_id"], data["title"], data["description"], data["completed"],
+         data["completed_at"], PRIORITY_BY_NAME[data["priority"]], data["due_date"], data["version"],
+         data["created_at"], data["updated_at"]),
+    )  # fmt: skip
+    task.tag_names = data["tags"]
+    return task
+
+
 def task_create(
     *,
     user: User,
@@ -110,88 +105,81 @@ def task_create(
     due_date: datetime | None = None,
     tags: Iterable[str] = (),
 ) -> Task:
-    now = timezone.now()
-    task = Task.objects.create(
-        user=user,
-        title=title,
-        description=description,
-        completed=completed,
-        completed_at=now if completed else None,
-        priority=priority,
-        due_date=due_date,
-        created_at=now,
-        updated_at=now,
-    )
-    _set_task_tags(task, list(tags), current=None)
+    """A new task with its tags: one statement without tags; with tags, one transaction of two
+    statements on PostgreSQL (the task; its tags and links), three on SQLite."""
+    values = {"title": title, "description": description, "completed": completed}
+    values |= {"priority": priority, "due_date": due_date}
+    names = merge_tag_names(tags)
+    # A single statement needs no transaction of its own (a BEGIN and a COMMIT are round trips too).
+    with transaction.atomic(savepoint=False) if names else nullcontext():
+        task = task_from_row(sql.task_insert_row(user_id=user.pk, values=values, now=timezone.now()))
+        if names:
+            rows = sql.tags_upsert(
+                user_id=user.pk, names=names, keys=[tag_key(n) for n in names], link_task_id=task.pk
+            )
+            task.tag_names = [name for _, name, _ in rows]  # each tag's stored (first) spelling
     return task
 
 
-def if_match_satisfied(if_match: str | None, etag: str) -> bool:
-    """RFC 9110 If-Match: `*` or any listed strong validator equal to the current one."""
-    if if_match is None:
-        return True
-    candidates = [candidate.strip() for candidate in if_match.split(",")]
-    return "*" in candidates or etag in candidates
-
-
-def _task_for_update(*, user: User, task_id: int, if_match: str | None) -> Task:
-    """The caller's task, row-locked until the transaction ends, after the If-Match check."""
-    task = Task.objects.owned_by(user).with_tags().select_for_update().filter(pk=task_id).first()
-    if task is None:
-        raise Http404(f"Task {task_id} was not found.")
-    if not if_match_satisfied(if_match, task.etag):
-        raise PreconditionFailed()
+def _unwritten(*, user: User, task_id: int, versions: Sequence[int] | None) -> Task:
+    """After a conditional write changed nothing: the task as it is, or why it was not written."""
+    row = sql.task_row(user_id=user.pk, task_id=task_id)
+    if row is None:
+        raise TaskNotFound(task_id)
+    task = task_from_row(row)
+    if versions is not None and task.version not in versions:
+        raise VersionConflict()
     return task
 
 
-_SIMPLE_FIELDS = ("title", "description", "priority", "due_date")
-
-
-@transaction.atomic
-def task_update(*, user: User, task_id: int, changes: dict[str, Any], if_match: str | None = None) -> Task:
-    """Apply `changes` (any of title, description, completed, priority, due_date, tags).
+def task_update(
+    *, user: User, task_id: int, changes: dict[str, Any], versions: Sequence[int] | None = None
+) -> Task:
+    """Apply `changes` (any of title, description, completed, priority, due_date, tags) if the task's
+    version is one of `versions` (any version when None). Raises TaskNotFound or VersionConflict.
 
     Only a write that changes something bumps `version` and `updated_at`.
     """
-    task = _task_for_update(user=user, task_id=task_id, if_match=if_match)
     now = timezone.now()
-    dirty = [field for field in _SIMPLE_FIELDS if field in changes and getattr(task, field) != changes[field]]
-    for field in dirty:
-        setattr(task, field, changes[field])
-    if "completed" in changes and changes["completed"] != task.completed:
-        task.completed = changes["completed"]
-        task.completed_at = now if task.completed else None
-        dirty += ["completed", "completed_at"]
-    tags_changed = False
-    if "tags" in changes:
-        tags_changed = _set_task_tags(task, changes["tags"], current=list(task.tags.all()))
-    if dirty or tags_changed:
-        task.version += 1
-        task.updated_at = now
-        task.save(update_fields=[*dirty, "version", "updated_at"])
-    return task
+    values = {field: changes[field] for field in _SIMPLE_FIELDS if field in changes}
+    if "tags" not in changes:
+        row = sql.task_update_row(user_id=user.pk, task_id=task_id, values=values, versions=versions, now=now)
+        return task_from_row(row) if row else _unwritten(user=user, task_id=task_id, versions=versions)
+    # Tags change: lock the task, compare, then write what differs, in one transaction.
+    with transaction.atomic():
+        row = sql.task_row(user_id=user.pk, task_id=task_id, for_update=True)
+        if row is None:
+            raise TaskNotFound(task_id)
+        task = task_from_row(row)
+        if versions is not None and task.version not in versions:
+            raise VersionConflict()
+        tags_changed = _replace_task_tags(task_id, user.pk, list(changes["tags"]))
+        row = sql.task_update_row(
+            user_id=user.pk, task_id=task_id, values=values, versions=None, now=now, always=tags_changed
+        )
+    return task_from_row(row) if row else task
 
 
-@transaction.atomic
 def task_set_completed(
-    *, user: User, task_id: int, completed: bool | None, if_match: str | None = None
+    *, user: User, task_id: int, completed: bool | None, versions: Sequence[int] | None = None
 ) -> Task:
-    """Set `completed`, or toggle it when `completed` is None."""
-    task = _task_for_update(user=user, task_id=task_id, if_match=if_match)
-    target = (not task.completed) if completed is None else completed
-    if target != task.completed:
-        now = timezone.now()
-        task.completed = target
-        task.completed_at = now if target else None
-        task.version += 1
-        task.updated_at = now
-        task.save(update_fields=["completed", "completed_at", "version", "updated_at"])
-    return task
+    """Set `completed`, or toggle it when `completed` is None (one statement either way)."""
+    if completed is not None:
+        return task_update(user=user, task_id=task_id, changes={"completed": completed}, versions=versions)
+    row = sql.task_toggle_row(user_id=user.pk, task_id=task_id, versions=versions, now=timezone.now())
+    if row is not None:
+        return task_from_row(row)
+    _unwritten(user=user, task_id=task_id, versions=versions)
+    raise VersionConflict()  # the task exists, so only its version can have stopped the toggle
 
 
 @transaction.atomic
-def task_delete(*, user: User, task_id: int, if_match: str | None = None) -> None:
-    task = _task_for_update(user=user, task_id=task_id, if_match=if_match)
+def task_delete(*, user: User, task_id: int, versions: Sequence[int] | None = None) -> None:
+    task = Task.objects.owned_by(user).select_for_update().filter(pk=task_id).first()
+    if task is None:
+        raise TaskNotFound(task_id)
+    if versions is not None and task.version not in versions:
+        raise VersionConflict()
     task.delete()
 
 
@@ -232,11 +220,12 @@ def tasks_bulk(*, user: User, action: str, ids: list[int] | None = None) -> Bulk
 # --- Idempotent create ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class StoredResponse:
+    """The response of a create made with an Idempotency-Key, as first given."""
+
     status_code: int
     body: dict
     location: str
     etag: str
-    replayed: bool = False
 
 
 def request_fingerprint(data: Any) -> str:
@@ -244,36 +233,29 @@ def request_fingerprint(data: Any) -> str:
     return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-@transaction.atomic
-def idempotent_create(
-    *, user: User, key: str, fingerprint: str, perform: Callable[[], StoredResponse]
-) -> StoredResponse:
-    """Run `perform` once per (user, key) within 24 hours; repeats get its stored response.
+def idempotency_key_claim(*, user: User, key: str, fingerprint: str, response: StoredResponse) -> bool:
+    """Store the response of the create just made under (user, key), in the caller's transaction.
 
-    The key row is inserted in the same transaction as the task, so a concurrent request with the
-    same key waits on the unique index until the first commits, then replays its response.
+    False when a live record (under 24 hours old) holds the key already: the caller must roll back
+    what it did and answer from that record. A concurrent claim of the same key waits on the unique
+    index until the first commits, then gets False.
     """
-    try:
-        with transaction.atomic():
-            record = IdempotencyKey.objects.create(user=user, key=key, fingerprint=fingerprint)
-    except IntegrityError:
-        record = IdempotencyKey.objects.select_for_update().get(user=user, key=key)
-        if record.created_at < timezone.now() - IDEMPOTENCY_TTL:
-            record.created_at, record.fingerprint, record.status_code = timezone.now(), fingerprint, None
-            record.response_body, record.location, record.etag = None, "", ""
-        elif record.fingerprint != fingerprint:
-            raise IdempotencyConflict() from None
-        elif record.status_code is None:
-            raise IdempotencyInProgress() from None
-        else:
-            return StoredResponse(
-                record.status_code, record.response_body, record.location, record.etag, replayed=True
-            )
-    response = perform()
-    record.status_code, record.response_body = response.status_code, response.body
-    record.location, record.etag = response.location, response.etag
-    record.save()
-    return response
+    now = timezone.now()
+    return sql.idempotency_claim(
+        user_id=user.pk,
+        key=key,
+        fingerprint=fingerprint,
+        status_code=response.status_code,
+        body=orjson.dumps(response.body).decode(),
+        location=response.location,
+        etag=response.etag,
+        now=now,
+        expired_before=now - IDEMPOTENCY_TTL,
+    )
+
+
+def idempotency_key_get(*, user: User, key: str) -> IdempotencyKey | None:
+    return IdempotencyKey.objects.filter(user=user, key=key).first()
 
 
 def idempotency_keys_purge_expired(*, now: datetime | None = None) -> int:

@@ -25,7 +25,8 @@ from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.views import APIView, set_rollback
 
-from todo_project.exceptions import PayloadTooLarge, ServiceUnavailable
+from core import errors as domain_errors
+from todo_project.exceptions import PayloadTooLarge, PreconditionFailed, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +119,10 @@ def problem_exception_handler(exc: Exception, context: dict) -> HttpResponse:
     request = context.get("request")
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(force_str(exc) if str(exc) else None)
+    elif isinstance(exc, domain_errors.NotFound):
+        exc = exceptions.NotFound(str(exc))
+    elif isinstance(exc, domain_errors.PreconditionFailed):
+        exc = PreconditionFailed(str(exc))
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, DjangoValidationError):

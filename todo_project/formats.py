@@ -77,7 +77,8 @@ class ORJSONRenderer(BaseRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
         if data is None:
             return b""
-        return orjson.dumps(data, default=_json_default)
+        # Datetimes (the hot reads hand over the database's own) as RFC 3339 UTC with `Z`.
+        return orjson.dumps(data, default=_json_default, option=orjson.OPT_UTC_Z)
 
 
 class LenientContentNegotiation(DefaultContentNegotiation):

@@ -94,27 +94,35 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "core",
     "accounts",
     "tasks",
     "web",
     "axes",
 ]
 
+# The browser middleware (core.middleware.Browser*) is Django's own, skipped for /api/ requests:
+# a Bearer API call does no session, CSRF, messages, lockout or clickjacking work.
 MIDDLEWARE = [
     "todo_project.middleware.RequestIDMiddleware",
     "todo_project.logging.RequestLogMiddleware",
+    "core.middleware.ApiCacheHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "core.middleware.BrowserSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.middleware.BrowserCsrfViewMiddleware",
+    "core.middleware.BrowserAuthenticationMiddleware",
+    "core.middleware.BrowserMessageMiddleware",
+    "core.middleware.BrowserXFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out admin login into the lockout page.
-    "axes.middleware.AxesMiddleware",
+    "core.middleware.BrowserAxesMiddleware",
 ]
+
+# Django finds XFrameOptionsMiddleware and CsrfViewMiddleware, and django-axes its middleware, by
+# exact path only; core.checks makes the same checks for their Browser* subclasses above.
+SILENCED_SYSTEM_CHECKS = ["security.W002", "security.W003", "axes.W002"]
 
 ROOT_URLCONF = "todo_project.urls"
 WSGI_APPLICATION = "todo_project.wsgi.application"
@@ -138,8 +146,9 @@ TEMPLATES = [
 
 # --- Database -----------------------------------------------------------------------------------
 # SQLite file by default; PostgreSQL (Neon) through DATABASE_URL, e.g.
-# postgres://user:pass@host/db?sslmode=require. Persistent connections are health-checked, and
-# server-side cursors are off so that a transaction-mode pooler (PgBouncer, Neon's pooled URL) works.
+# postgres://user:pass@host/db?sslmode=require. Persistent connections are health-checked before
+# reuse by core.db.postgresql, which polls the socket instead of sending `SELECT 1` (no round trip),
+# and server-side cursors are off so that a transaction-mode pooler (PgBouncer, Neon's pooled URL) works.
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
@@ -148,6 +157,7 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "core.db.postgresql"
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})
     # Bounded connect time: a cold Neon compute wakes in a few seconds; an unreachable server
@@ -175,6 +185,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # idempotent responses), else per-process memory. A slow or unreachable Redis must not hold a
 # request for long, so its socket waits are bounded.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_TIMEOUT_SECONDS = env_int("REDIS_TIMEOUT_SECONDS", 2)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -182,8 +193,8 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "todo"),
             "OPTIONS": {
-                "socket_connect_timeout": env_int("REDIS_TIMEOUT_SECONDS", 2),
-                "socket_timeout": env_int("REDIS_TIMEOUT_SECONDS", 2),
+                "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+                "socket_timeout": REDIS_TIMEOUT_SECONDS,
                 "health_check_interval": 30,
             },
         }
@@ -236,6 +247,9 @@ BETTER_AUTH_JWKS_URL = os.environ.get("BETTER_AUTH_JWKS_URL", "")
 BETTER_AUTH_JWKS_MIN_REFRESH_SECONDS = env_int("BETTER_AUTH_JWKS_MIN_REFRESH_SECONDS", 30)
 BETTER_AUTH_JWKS_CACHE_SECONDS = env_int("BETTER_AUTH_JWKS_CACHE_SECONDS", 3600)
 JWT_LEEWAY_SECONDS = env_int("JWT_LEEWAY_SECONDS", 30)
+# How long a process may trust the user row a token named (accounts/user_cache.py); 0 reads it on
+# every request. A change to the user reaches every process at once through Redis when it is set.
+AUTH_USER_CACHE_SECONDS = env_int("AUTH_USER_CACHE_SECONDS", 5)
 # Standalone mode: this backend registers users and issues the same tokens itself.
 LOCAL_AUTH_ENABLED = env_bool("LOCAL_AUTH_ENABLED", True)
 # The Better Auth frontend's address, e.g. https://app.example.com: with LOCAL_AUTH_ENABLED=false the

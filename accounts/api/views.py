@@ -18,7 +18,7 @@ from accounts.api.serializers import (
     TokenPairSerializer,
 )
 from accounts.models import User
-from accounts.selectors import password_account_find
+from accounts.selectors import password_account_find, user_get
 from accounts.services import user_register
 from todo_project.schema import ALWAYS, AUTHENTICATED, problems
 
@@ -98,4 +98,5 @@ class TokenRefreshView(StandaloneAuthView):
 class MeView(APIView):
     @extend_schema(responses={200: MeSerializer, **problems(*AUTHENTICATED)}, tags=["auth"])
     def get(self, request: Request) -> Response:
-        return Response(MeSerializer(request.user).data)
+        # Read afresh, not from the authentication's short-lived cache: this is the user's own record.
+        return Response(MeSerializer(user_get(user_id=request.user.pk)).data)

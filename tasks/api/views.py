@@ -1,9 +1,9 @@
 """The task routes: parse with a serializer, call a service or selector, answer (API.md §4)."""
 
+import hashlib
 import re
 from urllib.parse import urlencode
 
-from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
@@ -14,7 +14,9 @@ from rest_framework.response import Response
 
 from accounts.models import USER_ID_PATTERN
 from accounts.permissions import IsUrlUser
+from core.etags import if_match_versions, version_etag, weak_match
 from tasks import selectors, services
+from tasks.api.idempotency import create_once, task_location
 from tasks.api.serializers import (
     BulkResultSerializer,
     BulkSerializer,
@@ -24,6 +26,7 @@ from tasks.api.serializers import (
     TaskListQuerySerializer,
     TaskSerializer,
     TaskWriteSerializer,
+    task_to_dict,
 )
 from tasks.models import Task
 from todo_project.schema import AUTHENTICATED, problems
@@ -86,37 +89,36 @@ class TaskViewSet(viewsets.ViewSet):
     lookup_field = "pk"
     lookup_value_regex = r"[0-9]{1,18}"  # larger ids cannot exist (bigint); they are 404, not 500
 
-    def _task_response(self, task: Task, status_code: int = status.HTTP_200_OK, headers=None) -> Response:
-        return Response(
-            TaskSerializer(task).data, status=status_code, headers={"ETag": task.etag, **(headers or {})}
-        )
-
-    def _location(self, task: Task) -> str:
-        return self.request.build_absolute_uri(
-            reverse("task-detail", kwargs={"user_id": task.user_id, "pk": task.pk})
-        )
-
     @extend_schema(
         parameters=[USER_ID_PARAMETER, TaskListQuerySerializer, *LIST_HEADERS],
-        responses={200: TaskSerializer(many=True), **QUERY_ERRORS},
+        responses={
+            200: TaskSerializer(many=True),
+            304: OpenApiResponse(description="Not modified"),
+            **QUERY_ERRORS,
+        },
         description=(
-            'A page of your tasks. `X-Total-Count` counts all matches; `Link: rel="next"` has the next page.'
+            'A page of your tasks. `X-Total-Count` counts all matches; `Link: rel="next"` has the next page. '
+            "The weak `ETag` changes whenever your tasks do; `If-None-Match` with it is 304."
         ),
     )
     def list(self, request: Request, user_id: str) -> Response:
-        query = TaskListQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        params = list_params(request.query_params)
+        state = selectors.task_list_state(user=request.user, params=params)
+        etag = list_etag(state, request.META.get("QUERY_STRING", ""))
+        if_none_match = request.headers.get("If-None-Match")
+        if if_none_match and weak_match(if_none_match, etag):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
         try:
-            page = selectors.task_list(user=request.user, params=query.to_params())
+            page = selectors.task_list(user=request.user, params=params, state=state)
         except selectors.InvalidCursor as error:
             raise serializers.ValidationError({"cursor": [str(error)]}) from None
-        headers = {"X-Total-Count": str(page.total)}
+        headers = {"X-Total-Count": str(page.total), "ETag": etag}
         if page.next_cursor:
-            params = request.query_params.copy()
-            params["cursor"] = page.next_cursor
-            next_url = request.build_absolute_uri(request.path) + "?" + urlencode(params, doseq=True)
+            query = request.query_params.copy()
+            query["cursor"] = page.next_cursor
+            next_url = request.build_absolute_uri(request.path) + "?" + urlencode(query, doseq=True)
             headers["Link"] = f'<{next_url}>; rel="next"'
-        return Response(TaskSerializer(page.tasks, many=True).data, headers=headers)
+        return Response(page.tasks, headers=headers)
 
     @extend_schema(
         parameters=[
@@ -141,24 +143,14 @@ class TaskViewSet(viewsets.ViewSet):
             )
         data = TaskWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-
-        def perform() -> services.StoredResponse:
-            task = services.task_create(user=request.user, **data.validated_data)
-            return services.StoredResponse(201, TaskSerializer(task).data, self._location(task), task.etag)
-
-        if key is None:
-            stored = perform()
-        else:
-            stored = services.idempotent_create(
-                user=request.user,
-                key=key,
-                fingerprint=services.request_fingerprint(request.data),
-                perform=perform,
-            )
-        headers = {"Location": stored.location, "ETag": stored.etag}
-        if stored.replayed:
-            headers["Idempotent-Replayed"] = "true"
-        return Response(stored.body, status=stored.status_code, headers=headers)
+        if key is not None:
+            return create_once(request, key=key, fields=data.validated_data)
+        task = services.task_create(user=request.user, **data.validated_data)
+        return Response(
+            task_to_dict(task),
+            status=status.HTTP_201_CREATED,
+            headers={"Location": task_location(request, task), "ETag": task.etag},
+        )
 
     @extend_schema(
         parameters=[
@@ -170,10 +162,11 @@ class TaskViewSet(viewsets.ViewSet):
     )
     def retrieve(self, request: Request, user_id: str, pk: str) -> Response:
         task = selectors.task_get(user=request.user, task_id=int(pk))
+        etag = version_etag(task["version"])
         if_none_match = request.headers.get("If-None-Match")
-        if if_none_match and _weak_match(if_none_match, task.etag):
-            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": task.etag})
-        return self._task_response(task)
+        if if_none_match and weak_match(if_none_match, etag):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+        return Response(task, headers={"ETag": etag})
 
     @extend_schema(
         parameters=[USER_ID_PARAMETER, IF_MATCH, ETAG],
@@ -199,16 +192,18 @@ class TaskViewSet(viewsets.ViewSet):
             user=request.user,
             task_id=int(pk),
             changes=data.validated_data,
-            if_match=request.headers.get("If-Match"),
+            versions=if_match_versions(request.headers.get("If-Match")),
         )
-        return self._task_response(task)
+        return _task_response(task)
 
     @extend_schema(
         parameters=[USER_ID_PARAMETER, IF_MATCH],
         responses={204: None, **problems(404, 412, *AUTHENTICATED)},
     )
     def destroy(self, request: Request, user_id: str, pk: str) -> Response:
-        services.task_delete(user=request.user, task_id=int(pk), if_match=request.headers.get("If-Match"))
+        services.task_delete(
+            user=request.user, task_id=int(pk), versions=if_match_versions(request.headers.get("If-Match"))
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -219,15 +214,18 @@ class TaskViewSet(viewsets.ViewSet):
     )
     @action(detail=True, methods=["patch"])
     def complete(self, request: Request, user_id: str, pk: str) -> Response:
-        data = CompleteSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        completed = None
+        if not (isinstance(request.data, dict) and not request.data):  # no body (or `{}`) toggles
+            data = CompleteSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            completed = data.validated_data.get("completed")
         task = services.task_set_completed(
             user=request.user,
             task_id=int(pk),
-            completed=data.validated_data.get("completed"),
-            if_match=request.headers.get("If-Match"),
+            completed=completed,
+            versions=if_match_versions(request.headers.get("If-Match")),
         )
-        return self._task_response(task)
+        return _task_response(task)
 
     @extend_schema(
         parameters=[USER_ID_PARAMETER],
@@ -261,7 +259,22 @@ class TagViewSet(viewsets.ViewSet):
         return Response(selectors.tag_list(user=request.user))
 
 
-def _weak_match(if_none_match: str, etag: str) -> bool:
-    """If-None-Match uses the weak comparison: W/"3" matches "3"."""
-    candidates = [candidate.strip().removeprefix("W/") for candidate in if_none_match.split(",")]
-    return "*" in candidates or etag in candidates
+def _task_response(task: Task) -> Response:
+    return Response(task_to_dict(task), headers={"ETag": task.etag})
+
+
+def list_params(query) -> selectors.TaskListParams:
+    """The list's parameters; the default list (no query string) skips the serializer's work."""
+    if not query:
+        return selectors.TaskListParams()
+    serializer = TaskListQuerySerializer(data=query)
+    serializer.is_valid(raise_exception=True)
+    return serializer.to_params()
+
+
+def list_etag(state: selectors.TaskListState, query_string: str) -> str:
+    """The list's weak ETag: the user's task revision (and, for overdue lists, the newest due date
+    passed), tied to this query so that two lists of one user never share a tag."""
+    passed = f".{state.passed_due.timestamp():.0f}" if state.passed_due else ""
+    query = hashlib.blake2b(query_string.encode(), digest_size=6).hexdigest()
+    return f'W/"{state.revision}{passed}.{query}"'

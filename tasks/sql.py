@@ -1,0 +1,331 @@
+"""The SQL of the hot paths (list, detail, single-task writes), for PostgreSQL and SQLite.
+
+Each read is one statement that brings every task with its tag names (a correlated subquery that
+aggregates them in the tags' order), turned into the API's task dicts without model instances:
+the ORM's compilation and a model instance per row cost more than the database does for a page
+(bench/results/). Writes use `RETURNING`, so a write answers from the statement that made it.
+Every value is a parameter; the only text spliced into a statement is this module's own.
+"""
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from django.db import connection
+
+from tasks.models import PRIORITY_NAMES, Tag, Task, TaskCount
+
+TASK = Task._meta.db_table
+TAG = Tag._meta.db_table
+LINK = Task.tags.through._meta.db_table
+COUNT = TaskCount._meta.db_table
+COLUMNS = (
+    "id",
+    "user_id",
+    "title",
+    "description",
+    "completed",
+    "completed_at",
+    "priority",
+    "due_date",
+    "version",
+    "created_at",
+    "updated_at",
+)
+
+
+class Dialect:
+    """What differs between the two databases: aggregating tag names, regex matching, values."""
+
+    vendor = "postgresql"
+    # `COLLATE "C"`: code point order, as Python sorts (the database's default collation may not).
+    tag_names = (
+        "ARRAY(SELECT g.name FROM {link} l JOIN {tag} g ON g.id = l.tag_id "
+        'WHERE l.task_id = {a}.id ORDER BY g.key COLLATE "C", g.name COLLATE "C")'
+    )
+    iregex = "{column} ~* %s"
+
+    def task_columns(self, alias: str) -> str:
+        names = ", ".join(f"{alias}.{column}" for column in COLUMNS)
+        return f"{names}, {self.tag_names.format(link=LINK, tag=TAG, a=alias)}"
+
+    def datetime_param(self, value: datetime | None) -> Any:
+        return value
+
+    def to_task(self, row: Sequence) -> dict[str, Any]:
+        """A row of `task_columns` as the API's task resource (datetimes left to the renderer)."""
+        return {
+            "id": row[0],
+            "user_id": row[1],
+            "title": row[2],
+            "description": row[3],
+            "completed": row[4],
+            "completed_at": row[5],
+            "priority": PRIORITY_NAMES[row[6]],
+            "due_date": row[7],
+            "tags": row[11],
+            "version": row[8],
+            "created_at": row[9],
+            "updated_at": row[10],
+        }
+
+    def to_datetime(self, value: Any) -> datetime | None:
+        return value
+
+
+class SQLiteDialect(Dialect):
+    vendor = "sqlite"
+    tag_names = (
+        "(SELECT json_group_array(name) FROM (SELECT g.name AS name FROM {link} l JOIN {tag} g "
+        "ON g.id = l.tag_id WHERE l.task_id = {a}.id ORDER BY g.key, g.name))"
+    )
+    # Django registers REGEXP (Python's re) on its SQLite connections; `(?i)` folds Unicode.
+    iregex = "{column} REGEXP '(?i)' || %s"
+
+    def datetime_param(self, value: datetime | None) -> Any:
+        return connection.ops.adapt_datetimefield_value(value)
+
+    def to_task(self, row: Sequence) -> dict[str, Any]:
+        to_datetime = self.to_datetime
+        return {
+            "id": row[0],
+            "user_id": row[1],
+            "title": row[2],
+            "description": row[3],
+            "completed": bool(row[4]),
+            "completed_at": to_datetime(row[5]),
+            "priority": PRIORITY_NAMES[row[6]],
+            "due_date": to_datetime(row[7]),
+            "tags": orjson.loads(row[11]),
+            "version": row[8],
+            "created_at": to_datetime(row[9]),
+            "updated_at": to_datetime(row[10]),
+        }
+
+    def to_datetime(self, value: Any) -> datetime | None:
+        # Django stores datetimes in SQLite as naive UTC text, and its converters give naive
+        # datetimes for columns declared datetime (computed columns stay text).
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            value = datetime.fromisoformat(value)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+_DIALECTS = {"postgresql": Dialect(), "sqlite": SQLiteDialect()}
+
+
+def dialect() -> Dialect:
+    try:
+        return _DIALECTS[connection.vendor]
+    except KeyError:
+        vendor = connection.vendor
+        raise NotImplementedError(f"tasks.sql is written for PostgreSQL and SQLite, not {vendor}.") from None
+
+
+def fetch_all(sql: str, params: Iterable[Any]) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        return cursor.fetchall()
+
+
+def fetch_one(sql: str, params: Iterable[Any]) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        return cursor.fetchone()
+
+
+# --- Single tasks ---------------------------------------------------------------------------------
+def task_row(*, user_id: str, task_id: int, for_update: bool = False) -> tuple | None:
+    """The user's task with its tag names, or None. `for_update` locks the row (PostgreSQL)."""
+    d = dialect()
+    lock = " FOR UPDATE OF t" if for_update and d.vendor == "postgresql" else ""
+    sql = f"SELECT {d.task_columns('t')} FROM {TASK} t WHERE t.id = %s AND t.user_id = %s{lock}"  # noqa: S608
+    return fetch_one(sql, [task_id, user_id])
+
+
+def task_update_row(
+    *,
+    user_id: str,
+    task_id: int,
+    values: dict[str, Any],
+    versions: Sequence[int] | None,
+    now: datetime,
+    always: bool = False,
+) -> tuple | None:
+    """Write `values` in one statement if any differs from what is stored (or `always`), and, when
+    `versions` is given, the stored version is one of them; bump `version` and `updated_at`. The
+    task with its tag names, or None when nothing was written (no such task, no version matched,
+    or nothing to change).
+
+    `values` may hold title, description, priority, due_date and completed; a change of `completed`
+    sets or clears `completed_at`.
+    """
+    d = dialect()
+    if versions is not None and not versions:
+        return None  # no version can match: the caller tells 404 from 412
+    assignments, params, differs, differs_params = [], [], [], []
+    for column, value in values.items():
+        value = d.datetime_param(value) if column == "due_date" else value
+        if column == "completed":
+            # completed_at only moves when completed does (the CASE reads the row's old values).
+            assignments.append(
+                "completed_at = CASE WHEN completed = %s THEN completed_at WHEN %s THEN %s ELSE NULL END"
+            )
+            params += [value, value, d.datetime_param(now)]
+        assignments.append(f"{column} = %s")
+        params.append(value)
+        # NULL-safe inequality on both databases.
+        differs.append(f"{column} IS DISTINCT FROM %s" if d.vendor == "postgresql" else f"{column} IS NOT %s")
+        differs_params.append(value)
+    if not differs and not always:
+        return None
+    assignments += ["version = version + 1", "updated_at = %s"]
+    params.append(d.datetime_param(now))
+    where, where_params = ["id = %s", "user_id = %s"], [task_id, user_id]
+    if versions is not None:
+        where.append(f"version IN ({', '.join(['%s'] * len(versions))})")
+        where_params += versions
+    if not always:
+        where.append(f"({' OR '.join(differs)})")
+        where_params += differs_params
+    sql = (
+        f"UPDATE {TASK} SET {', '.join(assignments)} WHERE {' AND '.join(where)} "  # noqa: S608
+        f"RETURNING {d.task_columns(TASK)}"
+    )
+    return fetch_one(sql, [*params, *where_params])
+
+
+def task_toggle_row(
+    *, user_id: str, task_id: int, versions: Sequence[int] | None, now: datetime
+) -> tuple | None:
+    """Flip `completed` in one statement (setting or clearing `completed_at`); None when the task
+    is not the user's or no version in `versions` matched."""
+    d = dialect()
+    if versions is not None and not versions:
+        return None
+    version_clause = f" AND version IN ({', '.join(['%s'] * len(versions))})" if versions is not None else ""
+    stamp = d.datetime_param(now)
+    sql = (
+        f"UPDATE {TASK} SET completed = NOT completed, "  # noqa: S608
+        "completed_at = CASE WHEN completed THEN NULL ELSE %s END, version = version + 1, updated_at = %s "
+        f"WHERE id = %s AND user_id = %s{version_clause} RETURNING {d.task_columns(TASK)}"
+    )
+    return fetch_one(sql, [stamp, stamp, task_id, user_id, *(versions or [])])
+
+
+def task_insert_row(*, user_id: str, values: dict[str, Any], now: datetime) -> tuple:
+    """Insert a task (no tags yet) and return its row, tag names included (none)."""
+    d = dialect()
+    completed = values.get("completed", False)
+    row = {
+        "user_id": user_id,
+        "title": values["title"],
+        "description": values.get("description", ""),
+        "completed": completed,
+        "completed_at": d.datetime_param(now if completed else None),
+        "priority": values.get("priority", 0),
+        "due_date": d.datetime_param(values.get("due_date")),
+        "version": 1,
+        "created_at": d.datetime_param(now),
+        "updated_at": d.datetime_param(now),
+    }
+    sql = (
+        f"INSERT INTO {TASK} ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))}) "  # noqa: S608
+        f"RETURNING {d.task_columns(TASK)}"
+    )
+    return fetch_one(sql, row.values())
+
+
+def tags_upsert(
+    *, user_id: str, names: Sequence[str], keys: Sequence[str], link_task_id: int | None
+) -> list[tuple]:
+    """The user's tags of these names as (id, name, key), created where missing; with
+    `link_task_id`, also put them all on that (new, untagged) task. One statement on PostgreSQL
+    (a data-modifying WITH), two on SQLite.
+
+    An existing tag keeps the spelling the user first gave it. ON CONFLICT makes it safe when two
+    requests of the same user create the same tag at once.
+    """
+    values = ", ".join(["(%s, %s, %s)"] * len(names))
+    params: list[Any] = []
+    for name, key in zip(names, keys, strict=True):
+        params += [user_id, name, key]
+    upsert = (
+        f"INSERT INTO {TAG} (user_id, name, key) VALUES {values} "  # noqa: S608
+        "ON CONFLICT (user_id, key) DO UPDATE SET key = EXCLUDED.key RETURNING id, name, key"
+    )
+    if link_task_id is None:
+        return fetch_all(upsert, params)
+    if dialect().vendor == "postgresql":
+        sql = (
+            f"WITH tag AS ({upsert}), "  # noqa: S608
+            f"link AS (INSERT INTO {LINK} (task_id, tag_id) SELECT %s, id FROM tag) "
+            "SELECT id, name, key FROM tag"
+        )
+        return fetch_all(sql, [*params, link_task_id])
+    rows = fetch_all(upsert, params)
+    links_insert(task_id=link_task_id, tag_ids=[row[0] for row in rows])
+    return rows
+
+
+def links_insert(*, task_id: int, tag_ids: Iterable[int]) -> None:
+    tag_ids = list(tag_ids)
+    if tag_ids:
+        values = ", ".join(["(%s, %s)"] * len(tag_ids))
+        params = [value for tag_id in tag_ids for value in (task_id, tag_id)]
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {LINK} (task_id, tag_id) VALUES {values}", params)  # noqa: S608
+
+
+def links_delete(*, task_id: int, tag_ids: Iterable[int]) -> None:
+    tag_ids = list(tag_ids)
+    if tag_ids:
+        placeholders = ", ".join(["%s"] * len(tag_ids))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {LINK} WHERE task_id = %s AND tag_id IN ({placeholders})",  # noqa: S608
+                [task_id, *tag_ids],
+            )
+
+
+def task_tag_ids(*, task_id: int) -> dict[str, int]:
+    """The task's tags as key -> id."""
+    rows = fetch_all(
+        f"SELECT g.key, g.id FROM {LINK} l JOIN {TAG} g ON g.id = l.tag_id WHERE l.task_id = %s",  # noqa: S608
+        [task_id],
+    )
+    return dict(rows)
+
+
+# --- Idempotency keys -----------------------------------------------------------------------------
+def idempotency_claim(
+    *,
+    user_id: str,
+    key: str,
+    fingerprint: str,
+    status_code: int,
+    body: str,
+    location: str,
+    etag: str,
+    now: datetime,
+    expired_before: datetime,
+) -> bool:
+    """Insert the key's record with its response, or take over an expired one; False when a live
+    record holds the key (ON CONFLICT ... WHERE expired: nothing returned)."""
+    from tasks.models import IdempotencyKey
+
+    d = dialect()
+    table = IdempotencyKey._meta.db_table
+    body_param = "%s::jsonb" if d.vendor == "postgresql" else "%s"
+    columns = "user_id, key, fingerprint, status_code, response_body, location, etag, created_at"
+    sql = (
+        f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, {body_param}, %s, %s, %s) "  # noqa: S608
+        "ON CONFLICT (user_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, "
+        "status_code = EXCLUDED.status_code, response_body = EXCLUDED.response_body, "
+        "location = EXCLUDED.location, etag = EXCLUDED.etag, created_at = EXCLUDED.created_at "
+        f"WHERE {table}.created_at < %s RETURNING id"
+    )
+    params = [user_id, key, fingerprint, status_code, body, location, etag, d.datetime_param(now)]
+    return fetch_one(sql, [*params, d.datetime_param(expired_before)]) is not None
