@@ -24,12 +24,14 @@ def _fresh_caches():
     """Each test starts with empty caches (throttle counters, cached JWKS keys, authenticated users)."""
     from django.core.cache import cache
 
+    from accounts.authentication import verified_tokens
     from accounts.jwks import jwks_cache
     from accounts.user_cache import user_cache
 
     cache.clear()
     jwks_cache.clear()
     user_cache.clear()
+    verified_tokens.clear()
     yield
     cache.clear()
     user_cache.clear()

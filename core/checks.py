@@ -7,13 +7,12 @@ middleware. settings.py silences the three path checks; these make the same chec
 `check --deploy` still catches a missing protection.
 """
 
+from axes.middleware import AxesMiddleware
 from django.conf import settings
 from django.core.checks import Tags, Warning, register
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.module_loading import import_string
-
-from axes.middleware import AxesMiddleware
 
 
 def _has_middleware(base: type) -> bool:

@@ -16,6 +16,15 @@ from django.db import connection
 
 from tasks.models import PRIORITY_NAMES, Tag, Task, TaskCount
 
+try:  # PostgreSQL's driver; absent where only SQLite is used
+    import psycopg
+    from psycopg.pq import Format
+
+    _TIMESTAMPTZ_OID = psycopg.postgres.types["timestamptz"].oid
+    _C_TIMESTAMPTZ_LOADER = psycopg.adapters.get_loader(_TIMESTAMPTZ_OID, Format.TEXT)
+except ImportError:  # pragma: no cover
+    _TIMESTAMPTZ_OID = _C_TIMESTAMPTZ_LOADER = None
+
 TASK = Task._meta.db_table
 TAG = Tag._meta.db_table
 LINK = Task.tags.through._meta.db_table
@@ -124,14 +133,27 @@ def dialect() -> Dialect:
         raise NotImplementedError(f"tasks.sql is written for PostgreSQL and SQLite, not {vendor}.") from None
 
 
+def _fast_timestamps(cursor) -> None:
+    """Read timestamptz columns with psycopg's own (C) loader.
+
+    Django registers a Python subclass of psycopg's loader on every connection (to pin the time
+    zone), which makes each timestamp cost several microseconds: a fifth of a 50-task page. psycopg's
+    loader gives the same instant, in the session's time zone, which Django sets to UTC.
+    """
+    if connection.vendor == "postgresql":
+        cursor.cursor.adapters.register_loader(_TIMESTAMPTZ_OID, _C_TIMESTAMPTZ_LOADER)
+
+
 def fetch_all(sql: str, params: Iterable[Any]) -> list[tuple]:
     with connection.cursor() as cursor:
+        _fast_timestamps(cursor)
         cursor.execute(sql, list(params))
         return cursor.fetchall()
 
 
 def fetch_one(sql: str, params: Iterable[Any]) -> tuple | None:
     with connection.cursor() as cursor:
+        _fast_timestamps(cursor)
         cursor.execute(sql, list(params))
         return cursor.fetchone()
 

@@ -274,6 +274,41 @@ class QueryBooleanField(serializers.Field):
 SORT_CHOICES = [prefix + name for name in SORTS for prefix in ("", "-")]
 
 
+_PLAIN = re.compile(r"[^\x00-\x1f\x7f-\x9f]*")
+
+
+def _direct_limit(value: str) -> int | None:
+    return (
+        int(value)
+        if value.isascii() and value.isdigit() and len(value) <= 3 and 1 <= int(value) <= 500
+        else None
+    )
+
+
+def _direct_tags(values: list[str]) -> list[str] | None:
+    tags = [value.strip() for value in values]
+    plain = all(0 < len(tag) <= TAG_MAX_LENGTH and _PLAIN.fullmatch(tag) for tag in tags)
+    return tags if plain and len(tags) <= MAX_TAGS_PER_TASK else None
+
+
+def _direct_priorities(value: str) -> list[int] | None:
+    names = [name.strip() for name in value.split(",")]
+    return [PRIORITY_BY_NAME[name] for name in names] if all(n in PRIORITY_BY_NAME for n in names) else None
+
+
+# The parameters read without the serializer, each to its value or None ("let the serializer judge").
+_DIRECT = {
+    "limit": _direct_limit,
+    "sort": lambda value: value if value in SORT_CHOICES else None,
+    "status": lambda value: value if value in STATUSES else None,
+    "priority": _direct_priorities,
+    "tag": _direct_tags,
+    "cursor": lambda value: (
+        value if 0 < len(value) <= 2048 and value == value.strip() and _PLAIN.fullmatch(value) else None
+    ),
+}
+
+
 class TaskListQuerySerializer(serializers.Serializer):
     """The query parameters of `GET /tasks/`. Every invalid value is a 400 naming the parameter."""
 
@@ -305,6 +340,37 @@ class TaskListQuerySerializer(serializers.Serializer):
                 if any(unicodedata.category(char) == "Cc" for char in value):
                     raise serializers.ValidationError({name: ["Control characters are not allowed."]})
         return super().to_internal_value(values)
+
+    @classmethod
+    def parse(cls, query) -> TaskListParams:
+        """The parameters of `query` (a QueryDict). The common, plainly valid ones (limit, sort,
+        status, priority, tag, cursor) are read directly; anything else, or any doubtful value, goes
+        through the serializer, which also words every error. Both give the same TaskListParams for
+        what the direct reading accepts (tests/test_api_list_query.py)."""
+        values = {}
+        for name, items in query.lists():
+            if name not in cls._declared_fields:
+                continue  # unknown parameters are ignored
+            if (name != "tag" and len(items) != 1) or name not in _DIRECT:
+                return cls._parse_with_serializer(query)
+            value = _DIRECT[name](items if name == "tag" else items[0])
+            if value is None:
+                return cls._parse_with_serializer(query)
+            values[name] = value
+        return TaskListParams(
+            status=values.get("status", "all"),
+            priorities=values.get("priority", []),
+            tags=values.get("tag", []),
+            sort=values.get("sort", "-created"),
+            limit=values.get("limit", 100),
+            cursor=values.get("cursor"),
+        )
+
+    @classmethod
+    def _parse_with_serializer(cls, query) -> TaskListParams:
+        serializer = cls(data=query)
+        serializer.is_valid(raise_exception=True)
+        return serializer.to_params()
 
     def to_params(self) -> TaskListParams:
         data = self.validated_data

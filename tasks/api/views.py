@@ -102,7 +102,7 @@ class TaskViewSet(viewsets.ViewSet):
         ),
     )
     def list(self, request: Request, user_id: str) -> Response:
-        params = list_params(request.query_params)
+        params = TaskListQuerySerializer.parse(request.query_params)
         state = selectors.task_list_state(user=request.user, params=params)
         etag = list_etag(state, request.META.get("QUERY_STRING", ""))
         if_none_match = request.headers.get("If-None-Match")
@@ -261,15 +261,6 @@ class TagViewSet(viewsets.ViewSet):
 
 def _task_response(task: Task) -> Response:
     return Response(task_to_dict(task), headers={"ETag": task.etag})
-
-
-def list_params(query) -> selectors.TaskListParams:
-    """The list's parameters; the default list (no query string) skips the serializer's work."""
-    if not query:
-        return selectors.TaskListParams()
-    serializer = TaskListQuerySerializer(data=query)
-    serializer.is_valid(raise_exception=True)
-    return serializer.to_params()
 
 
 def list_etag(state: selectors.TaskListState, query_string: str) -> str:

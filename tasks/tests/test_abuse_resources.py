@@ -6,14 +6,14 @@ never an echo of the payload, and answered within a bound generous enough for a 
 but far below what an unbounded query or a quadratic parse would take.
 """
 
+import base64
+import hashlib
+import hmac
 import time
 from urllib.parse import parse_qs, quote, urlsplit
 
 import orjson
 import pytest
-import base64
-import hashlib
-import hmac
 
 from tasks.models import Task
 from tasks.selectors import sign_cursor_payload
