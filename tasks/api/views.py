@@ -104,7 +104,7 @@ class TaskViewSet(viewsets.ViewSet):
     def list(self, request: Request, user_id: str) -> Response:
         params = TaskListQuerySerializer.parse(request.query_params)
         state = selectors.task_list_state(user=request.user, params=params)
-        etag = list_etag(state, request.META.get("QUERY_STRING", ""))
+        etag = list_etag(state, user_id, request.META.get("QUERY_STRING", ""))
         if_none_match = request.headers.get("If-None-Match")
         if if_none_match and weak_match(if_none_match, etag):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
@@ -263,9 +263,9 @@ def _task_response(task: Task) -> Response:
     return Response(task_to_dict(task), headers={"ETag": task.etag})
 
 
-def list_etag(state: selectors.TaskListState, query_string: str) -> str:
+def list_etag(state: selectors.TaskListState, user_id: str, query_string: str) -> str:
     """The list's weak ETag: the user's task revision (and, for overdue lists, the newest due date
-    passed), tied to this query so that two lists of one user never share a tag."""
-    passed = f".{state.passed_due.timestamp():.0f}" if state.passed_due else ""
-    query = hashlib.blake2b(query_string.encode(), digest_size=6).hexdigest()
+    passed), tied to this user and query so that no two lists share a tag."""
+    passed = f".{state.passed_due.timestamp():.6f}" if state.passed_due else ""
+    query = hashlib.blake2b(f"{user_id}?{query_string}".encode(), digest_size=6).hexdigest()
     return f'W/"{state.revision}{passed}.{query}"'
