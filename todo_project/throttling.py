@@ -33,24 +33,34 @@ _UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60}
 _UNITS |= {"h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 _RATE = re.compile(r"(?P<limit>[1-9][0-9]*)/(?P<count>[1-9][0-9]*)?(?P<unit>[a-z]+?)s?")
 
-# KEYS[1] = the sorted set of allowed requests (score = time); ARGV = period, limit, member.
-# Returns {1, 0} when allowed, {0, seconds until a slot frees} when not.
+# KEYS[1] = the sorted set of allowed requests (score = time); ARGV = period, limit, member, wanted.
+# Returns {n, 0} when n (1 to wanted) slots were taken, {0, seconds until a slot frees} when none.
 _SLIDING_WINDOW_LUA = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
 local period = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
+local wanted = tonumber(ARGV[4] or '1')
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - period)
-if redis.call('ZCARD', KEYS[1]) < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
+local free = limit - redis.call('ZCARD', KEYS[1])
+if free > 0 then
+  local taken = math.min(free, wanted)
+  for i = 1, taken do
+    redis.call('ZADD', KEYS[1], now, ARGV[3] .. ':' .. i)
+  end
   redis.call('PEXPIRE', KEYS[1], math.ceil(period * 1000))
-  return {1, '0'}
+  return {taken, '0'}
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {0, tostring(tonumber(oldest[2]) + period - now)}
 """
+ALLOWANCE_SECONDS = 1.0
+_ALLOWANCE_MAX_KEYS = 10_000
 
 _local_lock = threading.Lock()
+# key -> [slots left, monotonic time they lapse]: this process's allowance taken from Redis.
+_allowances: dict[str, list] = {}
+_allowance_lock = threading.Lock()
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -81,14 +91,38 @@ def _script_for(cache: RedisCache):
     return script
 
 
+def allowance_batch(limit: int) -> int:
+    """How many slots a process takes from Redis at once for this limit (1: exact)."""
+    return max(1, min(10, limit // 100))
+
+
+def _from_allowance(key: str) -> bool:
+    with _allowance_lock:
+        entry = _allowances.get(key)
+        if entry is None or entry[0] <= 0 or entry[1] <= time.monotonic():
+            return False
+        entry[0] -= 1
+        return True
+
+
 def take_slot(key: str, limit: int, period: int) -> float | None:
     """Record one request under `key` if fewer than `limit` were recorded in the last `period`
     seconds: None when recorded, else the seconds until a slot frees up."""
     cache = caches["default"]
     if isinstance(cache, RedisCache):
-        full_key = cache.make_and_validate_key(key)
-        allowed, wait = _script_for(cache)(keys=[full_key], args=[period, limit, secrets.token_hex(8)])
-        return None if int(allowed) else max(float(wait), 0.001)
+        batch = allowance_batch(limit)
+        full_key = cache.make_and_validate_key(key)  # with the deployment's prefix
+        if batch > 1 and _from_allowance(full_key):
+            return None
+        taken, wait = _script_for(cache)(keys=[full_key], args=[period, limit, secrets.token_hex(8), batch])
+        if not int(taken):
+            return max(float(wait), 0.001)
+        if int(taken) > 1:
+            with _allowance_lock:
+                if len(_allowances) >= _ALLOWANCE_MAX_KEYS:
+                    _allowances.clear()
+                _allowances[full_key] = [int(taken) - 1, time.monotonic() + ALLOWANCE_SECONDS]
+        return None
     with _local_lock:  # the local cache is per process: a process-wide lock makes this atomic
         now = time.time()
         history = [stamp for stamp in cache.get(key, []) if stamp > now - period]

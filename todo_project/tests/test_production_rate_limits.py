@@ -17,7 +17,8 @@ from todo_project.tests.deploy_support import (
     migrated_sqlite_url,
     production_env,
 )
-from todo_project.throttling import parse_rate, take_slot
+from todo_project import throttling
+from todo_project.throttling import allowance_batch, parse_rate, take_slot
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 WRONG_LOGIN = {"email": "nobody@example.com", "password": "not the password"}
@@ -235,6 +236,31 @@ def test_concurrent_requests_cannot_slip_past_the_limit(backend, request, settin
         thread.join(timeout=30)
     assert len(results) == 20
     assert sum(1 for wait in results if wait is None) == 7
+
+
+def test_a_high_limit_takes_slots_from_redis_in_batches_and_never_grants_more(redis_cache):
+    """300/hour: a process takes 3 slots per round trip; 310 requests get exactly 300 through."""
+    granted = [take_slot("throttle:test:batch", 300, 3600) is None for _ in range(310)]
+    stamped = redis.Redis.from_url(REDIS_URL).zcard(f"{redis_cache}:1:throttle:test:batch")
+
+    assert allowance_batch(300) == 3
+    assert granted == [True] * 300 + [False] * 10
+    assert stamped == 300
+
+
+def test_slots_a_process_did_not_use_in_time_lapse_and_stay_counted(redis_cache, monkeypatch):
+    monkeypatch.setattr(throttling, "ALLOWANCE_SECONDS", 0.0)
+    for _ in range(4):
+        assert take_slot("throttle:test:lapse", 1000, 3600) is None
+
+    # Every call went to Redis and took a batch of 10: 40 slots counted for 4 requests.
+    assert redis.Redis.from_url(REDIS_URL).zcard(f"{redis_cache}:1:throttle:test:lapse") == 40
+
+
+def test_a_low_limit_stays_exact_with_one_round_trip_per_request(redis_cache):
+    assert allowance_batch(20) == 1
+    assert [take_slot("throttle:test:exact", 20, 60) is None for _ in range(22)] == [True] * 20 + [False] * 2
+    assert redis.Redis.from_url(REDIS_URL).zcard(f"{redis_cache}:1:throttle:test:exact") == 20
 
 
 def test_an_unreachable_cache_lets_requests_through_and_says_so(settings, rates, auth_client, caplog):
