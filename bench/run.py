@@ -680,6 +680,12 @@ def median_of(runs: list[dict], key: str) -> float:
     return statistics.median(run[key] for run in runs)
 
 
+def paired_ratio(runs: list[dict], others: list[dict], key: str = "rps") -> float:
+    """The median over the rounds of runs[i][key] / others[i][key]: each ratio pairs two runs of
+    the same round, close in time, so a machine that gets busier during the run moves it less."""
+    return statistics.median(a[key] / b[key] for a, b in zip(runs, others, strict=True))
+
+
 def measure(
     args, server: Server, script: str, data: Path, duration: int, extra_env: dict | None = None
 ) -> dict:
@@ -819,7 +825,7 @@ def targets(context: dict) -> list[tuple[str, str, bool]]:
     verdicts = []
     for name, runs in context.get("compare", {}).items():
         p, d = runs["project"], runs["drf"]
-        ratio = median_of(p, "rps") / median_of(d, "rps")
+        ratio = paired_ratio(p, d)
         verdicts.append(
             (
                 f"{name}: throughput >= {TARGET_THROUGHPUT:.2f}x the DRF floor's",
@@ -827,7 +833,7 @@ def targets(context: dict) -> list[tuple[str, str, bool]]:
                 ratio >= TARGET_THROUGHPUT,
             )
         )
-        p99 = median_of(p, "p99_us") / median_of(d, "p99_us")
+        p99 = paired_ratio(p, d, "p99_us")
         verdicts.append(
             (f"{name}: p99 <= {TARGET_P99:.1f}x the DRF floor's p99", ratio_text(p99), p99 <= TARGET_P99)
         )
@@ -912,8 +918,8 @@ def write_report(args, env, context: dict) -> Path:
         lines += [
             "## Targets (issue 11)",
             "",
-            f"{met} of {len(verdicts)} met. Throughput and p99 are the project's medians over the "
-            "DRF floor's, measured in alternation in this run.",
+            f"{met} of {len(verdicts)} met. Throughput and p99 ratios: the median over the rounds of the "
+            "project's figure over the DRF floor's in the same round (runs in alternation).",
             "",
             "| target | measured | met |",
             "|---|---|---|",
@@ -928,8 +934,9 @@ def write_report(args, env, context: dict) -> Path:
             "## Project vs the DRF floor and the bare floor (alternating runs)",
             "",
             f"Each round runs the three servers one after the other, the order rotated by one each round "
-            f"({args.rounds} rounds); each figure is the median of the rounds. x DRF and x bare: the "
-            "project's throughput over the floor's (per round in brackets).",
+            f"({args.rounds} rounds). Requests/s: the median of the rounds. x DRF and x bare: the median of "
+            "the per-round ratios of the project's throughput to the floor's (each round's x DRF in "
+            "brackets); the targets use these paired ratios.",
             "",
             "| scenario | project req/s | DRF floor req/s | bare floor req/s | x DRF | x bare "
             "| non-2xx (project, DRF, bare) |",
@@ -940,8 +947,8 @@ def write_report(args, env, context: dict) -> Path:
             per_round = ", ".join(f"{a['rps'] / b['rps']:.2f}" for a, b in zip(p, d, strict=True))
             lines.append(
                 f"| {SCENARIO_TITLES[name]} | {median_of(p, 'rps'):.0f} | {median_of(d, 'rps'):.0f} | "
-                f"{median_of(f, 'rps'):.0f} | **{median_of(p, 'rps') / median_of(d, 'rps'):.2f}** "
-                f"({per_round}) | {median_of(p, 'rps') / median_of(f, 'rps'):.2f} | "
+                f"{median_of(f, 'rps'):.0f} | **{paired_ratio(p, d):.2f}** "
+                f"({per_round}) | {paired_ratio(p, f):.2f} | "
                 f"{non2xx_text(p)}, {non2xx_text(d)}, {non2xx_text(f)} |"
             )
         lines += [
@@ -964,7 +971,7 @@ def write_report(args, env, context: dict) -> Path:
             cpu = " / ".join(f"{median_of(r, 'cpu_ms'):.2f}" for r in (p, d, f))
             lines.append(
                 f"| {SCENARIO_TITLES[name]} | {latency} | "
-                f"**{median_of(p, 'p99_us') / median_of(d, 'p99_us'):.2f}** | {cpu} | "
+                f"**{paired_ratio(p, d, 'p99_us'):.2f}** | {cpu} | "
                 f"{queries.get(name, {}).get('queries', '?')} |"
             )
         lines += [
@@ -1025,7 +1032,7 @@ def write_report(args, env, context: dict) -> Path:
             user_id, page = key.split(" ")
             info = context["fixtures"]["scale"][user_id]
             page_text = "first" if page == "first" else f"deep (after {info['depth']:,}, by cursor)"
-            ratio = f"{median_of(p, 'rps') / median_of(f, 'rps'):.2f}" if f else "-"
+            ratio = f"{paired_ratio(p, f):.2f}" if f else "-"
             floor_rps = f"{median_of(f, 'rps'):.0f}" if f else "-"
             p99 = median_of(p, "p99_us")
             lines.append(
