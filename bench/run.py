@@ -259,16 +259,6 @@ def token_for(user_id: str) -> str:
     )
 
 
-def refresh_versions(workdir: Path, fixtures: dict) -> None:
-    """Rewrite users.lua with the tasks' current versions (a toggle run changes them), so that an
-    update's If-Match is the ETag a client would have seen, not a stale one."""
-    from tasks.models import Task
-
-    ids = [task_id for user in fixtures["users"] for task_id in user["tasks"]]
-    versions = dict(Task.objects.filter(pk__in=ids).values_list("id", "version"))
-    write_lua_data(workdir / "users.lua", fixtures["users"], versions)
-
-
 def build_fixtures(args, workdir: Path) -> dict:
     """Tokens for the seed_demo users and the scale users, and the deep-page cursors."""
     import django
@@ -728,7 +718,8 @@ def delete_created_tasks(dsn: str, user_ids: list[str] | None = None) -> int:
 
 def settle(workdir: Path, fixtures: dict) -> None:
     """Wait until the writes wrk abandoned at the end of the last run are done (the versions stop
-    moving), then write the current versions for the next run's If-Match."""
+    moving), then rewrite users.lua with the tasks' current versions, so that an update's If-Match
+    is the ETag a client would have seen, not a stale one."""
     from tasks.models import Task
 
     ids = [task_id for user in fixtures["users"] for task_id in user["tasks"]]
