@@ -412,7 +412,13 @@ class Server:
         command = [str(Path(sys.executable).parent / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py")]
         if app:
             command.append(app)
-        env = {**env, "GUNICORN_BIND": f"127.0.0.1:{self.port}", "PORT": str(self.port)}
+        # Info level: wait_ready reads gunicorn's "Listening at" line.
+        env = {
+            **env,
+            "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+            "PORT": str(self.port),
+            "GUNICORN_LOG_LEVEL": "info",
+        }
         if settings:
             env["DJANGO_SETTINGS_MODULE"] = settings
         self.log_file = open(self.log_path, "w")  # noqa: SIM115
@@ -422,12 +428,18 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def wait_ready(self, path: str, timeout: float = 60) -> None:
+        """Until gunicorn says it listens on our port (so that a process that took the port after
+        free_port() is never measured instead), then until `path` answers."""
         deadline = time.monotonic() + timeout
+        listening = f"Listening at: {self.url} ({self.process.pid})"
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(
                     f"{self.name} exited; see {self.log_path}:\n{self.log_path.read_text()[-3000:]}"
                 )
+            if listening not in self.log_path.read_text():
+                time.sleep(0.3)
+                continue
             try:
                 urllib.request.urlopen(self.url + path, timeout=2)
                 return
