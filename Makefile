@@ -39,9 +39,10 @@ serve: collectstatic
 check-deploy: $(VENV)/.installed
 	$(PY) manage.py check --deploy --fail-level WARNING
 
-# Throughput, latency and scale against a bare floor (bench/README.md): creates and seeds a PostgreSQL
-# database (BENCH_DB, default bench_todo at 127.0.0.1:5432), serves it with gunicorn, loads it with
-# wrk (installed from Debian when missing) and writes bench/results/<date>.md. BENCH_ARGS adds options.
+# Throughput, latency, server CPU, memory and scale against a DRF floor and a bare floor
+# (bench/README.md): creates and seeds a PostgreSQL database (BENCH_DB, default bench_todo at
+# 127.0.0.1:5432), serves it with gunicorn, loads it with wrk (installed from Debian when missing) and
+# writes bench/results/<date>.md. About 15 minutes on 2 cores. BENCH_ARGS adds options.
 bench: $(VENV)/.installed
 	@command -v wrk >/dev/null 2>&1 || { \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; \

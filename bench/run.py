@@ -2,10 +2,13 @@
 write a Markdown report under bench/results/.
 
 Steps: create the database (dropped first unless --reuse-db), migrate, `seed_demo` for the users the
-scenarios drive, top the tasks table up to 1,000,000 rows (bench/scale.py), collectstatic, mint real
-tokens, count the queries of each scenario's request with Django's test client, start the project
-and the floor (bench/floor.py) under the same gunicorn settings, check that both answer the same
-bytes, then run every scenario with wrk: the ones the floor has in alternation with it.
+scenarios drive (200 users x 50 tasks by default, as issue 11 measured), top the tasks table up to
+1,000,000 rows (bench/scale.py), collectstatic, mint real tokens, count the queries of each
+scenario's request with Django's test client, start three servers under the same gunicorn settings
+(the project, the DRF floor of bench/drf_floor.py and the bare floor of bench/floor.py), check that
+they answer the same bytes, then run every scenario with wrk against the three in alternation,
+sampling the workers' CPU time; then the scale pages (project vs bare floor), the memory of a fresh
+project's workers over 200,000 requests, and a py-spy profile.
 
 Run it with the project's virtualenv: `.venv/bin/python bench/run.py --help`.
 """
@@ -35,18 +38,30 @@ BENCH = ROOT / "bench"
 SCENARIOS = BENCH / "scenarios"
 sys.path.insert(0, str(ROOT))
 
-# Scenario name -> (wrk script, the request whose queries are counted, whether the floor has it).
-PROJECT_SCENARIOS = ["list", "list_filtered", "detail", "create", "toggle", "update", "mix"]
-FLOOR_SCENARIOS = ["list", "list_filtered", "detail"]
+# Every scenario runs against the three servers in alternation; reads are the `compare` part,
+# writes the `writes` part.
+READ_SCENARIOS = ["list", "list_filtered", "detail"]
+WRITE_SCENARIOS = ["create", "toggle", "update", "mix"]
+PROJECT_SCENARIOS = READ_SCENARIOS + WRITE_SCENARIOS
 SCENARIO_TITLES = {
-    "list": "list, default page",
+    "list": "list (50 tasks, default page)",
     "list_filtered": "list ?status=pending&sort=due_date&tag=…",
     "detail": "detail",
     "create": "create (with Idempotency-Key)",
     "toggle": "toggle (PATCH …/complete/)",
     "update": "update (PATCH with If-Match)",
-    "mix": "mix 70 % read / 20 % write / 10 % create",
+    "mix": "mix 35 % list, 35 % detail, 10 % toggle, 10 % update, 10 % create",
 }
+# The servers: key, label in the report.
+SERVERS = {"project": "project", "drf": "DRF floor", "floor": "bare floor"}
+# Issue 11's targets, against the DRF floor.
+TARGET_THROUGHPUT = 0.85
+TARGET_P99 = 1.5
+TARGET_MEMORY = 0.10
+# The text the scenarios' creates carry (scenarios/writes.lua) and the title of count_queries' create:
+# tasks the benchmark made, deleted before each write run so that every user keeps 50 tasks.
+CREATED_DESCRIPTION = "Created under load."
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def log(message: str) -> None:
@@ -60,19 +75,34 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--database", default="bench_todo", help="PostgreSQL database to (re)create.")
     parser.add_argument("--pg", default="postgres://postgres@127.0.0.1:5432", help="Server URL, no database.")
     parser.add_argument("--reuse-db", action="store_true", help="Keep an already seeded database.")
-    parser.add_argument("--users", type=int, default=100, help="seed_demo users the scenarios drive.")
-    parser.add_argument("--tasks-per-user", type=int, default=100)
+    parser.add_argument("--users", type=int, default=200, help="seed_demo users the scenarios drive.")
+    parser.add_argument("--tasks-per-user", type=int, default=50)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--scale-tasks", type=int, default=1_000_000, help="Rows in the tasks table.")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads.")
-    parser.add_argument("--duration", type=int, default=8, help="Seconds per wrk run.")
-    parser.add_argument("--rounds", type=int, default=3, help="Alternating project/floor rounds.")
+    parser.add_argument("--duration", type=int, default=5, help="Seconds per wrk run.")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="Rounds of project / DRF floor / bare floor (order rotated)."
+    )
     parser.add_argument("--scale-rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=None, help="GUNICORN_WORKERS (default: conf).")
     parser.add_argument("--gunicorn-threads", type=int, default=None, help="GUNICORN_THREADS.")
     parser.add_argument("--worker-class", default=None, help="GUNICORN_WORKER_CLASS (default: conf).")
-    parser.add_argument("--only", default="", help="Comma-separated parts: compare,writes,scale,profile.")
+    parser.add_argument(
+        "--only", default="", help="Comma-separated parts: compare,writes,scale,memory,profile (default all)."
+    )
+    parser.add_argument(
+        "--memory-requests",
+        default="10000,200000",
+        help="Memory part: read each worker's RSS after these many requests (the first is the baseline).",
+    )
+    parser.add_argument(
+        "--memory-max-seconds",
+        type=int,
+        default=240,
+        help="Memory part: stop loading after this long even if the last count is not reached.",
+    )
     parser.add_argument("--out", default=None, help="Report path (default bench/results/<date>.md).")
     parser.add_argument("--no-redis", action="store_true", help="Per-process cache instead of Redis.")
     parser.add_argument(
@@ -229,16 +259,6 @@ def token_for(user_id: str) -> str:
     )
 
 
-def refresh_versions(workdir: Path, fixtures: dict) -> None:
-    """Rewrite users.lua with the tasks' current versions (a toggle run changes them), so that an
-    update's If-Match is the ETag a client would have seen, not a stale one."""
-    from tasks.models import Task
-
-    ids = [task_id for user in fixtures["users"] for task_id in user["tasks"]]
-    versions = dict(Task.objects.filter(pk__in=ids).values_list("id", "version"))
-    write_lua_data(workdir / "users.lua", fixtures["users"], versions)
-
-
 def build_fixtures(args, workdir: Path) -> dict:
     """Tokens for the seed_demo users and the scale users, and the deep-page cursors."""
     import django
@@ -384,13 +404,23 @@ def count_queries(fixtures: dict) -> dict[str, dict]:
 
 # --- Servers --------------------------------------------------------------------------------------
 class Server:
-    def __init__(self, name: str, app: str | None, env: dict, workdir: Path):
+    """One gunicorn (gunicorn.conf.py, the environment's workers and threads) on a free port."""
+
+    def __init__(self, name: str, app: str | None, env: dict, workdir: Path, settings: str | None = None):
         self.name, self.port = name, free_port()
         self.log_path = workdir / f"{name}.log"
         command = [str(Path(sys.executable).parent / "gunicorn"), "--config", str(ROOT / "gunicorn.conf.py")]
         if app:
             command.append(app)
-        env = {**env, "GUNICORN_BIND": f"127.0.0.1:{self.port}", "PORT": str(self.port)}
+        # Info level: wait_ready reads gunicorn's "Listening at" line.
+        env = {
+            **env,
+            "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+            "PORT": str(self.port),
+            "GUNICORN_LOG_LEVEL": "info",
+        }
+        if settings:
+            env["DJANGO_SETTINGS_MODULE"] = settings
         self.log_file = open(self.log_path, "w")  # noqa: SIM115
         self.process = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=self.log_file, stderr=subprocess.STDOUT, start_new_session=True
@@ -398,20 +428,66 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def wait_ready(self, path: str, timeout: float = 60) -> None:
+        """Until gunicorn says it listens on our port (so that a process that took the port after
+        free_port() is never measured instead), then until `path` answers."""
         deadline = time.monotonic() + timeout
+        listening = f"Listening at: {self.url} ({self.process.pid})"
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(
                     f"{self.name} exited; see {self.log_path}:\n{self.log_path.read_text()[-3000:]}"
                 )
+            if listening not in self.log_path.read_text():
+                time.sleep(0.3)
+                continue
             try:
                 urllib.request.urlopen(self.url + path, timeout=2)
                 return
             except urllib.error.HTTPError:
-                return  # it answers (a 401 from the floor is an answer)
+                return  # it answers (a 401 from a floor is an answer)
             except OSError:
                 time.sleep(0.3)
         raise RuntimeError(f"{self.name} did not answer within {timeout} s; see {self.log_path}")
+
+    def workers(self) -> list[int]:
+        """The pids of the gunicorn workers (the master's children)."""
+        pid = self.process.pid
+        try:
+            return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except OSError:  # no CONFIG_PROC_CHILDREN: scan /proc for the master's children
+            children = []
+            for stat in Path("/proc").glob("[0-9]*/stat"):
+                try:
+                    fields = stat.read_text().rpartition(")")[2].split()
+                except OSError:
+                    continue
+                if int(fields[1]) == pid:
+                    children.append(int(stat.parent.name))
+            return children
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the workers so far (all their threads)."""
+        total = 0
+        for pid in self.workers():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        return total / CLK_TCK
+
+    def rss_kb(self) -> dict[int, int]:
+        """VmRSS of each worker, in kB."""
+        sizes = {}
+        for pid in self.workers():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+            if match:
+                sizes[pid] = int(match.group(1))
+        return sizes
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -423,34 +499,132 @@ class Server:
         self.log_file.close()
 
 
-def fetch(url: str, token: str) -> tuple[int, dict, bytes]:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}", "Host": "127.0.0.1"})
+def start_servers(env: dict, workdir: Path) -> dict[str, Server]:
+    """The project, the DRF floor and the bare floor, same gunicorn.conf.py, same environment."""
+    return {
+        "project": Server("project", None, env, workdir),
+        "drf": Server("drf-floor", "bench.drf_floor:application", env, workdir, "bench.drf_floor_settings"),
+        "floor": Server("floor", "bench.floor:app", env, workdir),
+    }
+
+
+def call(url: str, token: str, method: str = "GET", body: dict | None = None, headers: dict | None = None):
+    """(status, headers (case-insensitive .get), body bytes)."""
+    all_headers = {"Authorization": f"Bearer {token}", "Host": "127.0.0.1", **(headers or {})}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        all_headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=data, method=method, headers=all_headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, dict(response.headers), response.read()
+            return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+        return error.code, error.headers, error.read()
 
 
-def same_answers(project: Server, floor_server: Server, fixtures: dict) -> list[str]:
-    """The floor must do the project's work: the same bodies and counts for the compared requests."""
+def fetch(url: str, token: str):
+    return call(url, token)
+
+
+def _json(raw: bytes):
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+# Fields of a written task that differ between two servers' writes (ids, clocks).
+VOLATILE = ("id", "created_at", "updated_at", "completed_at")
+
+
+def same_answers(servers: dict[str, Server], fixtures: dict) -> list[str]:
+    """The floors must do the project's work: the same JSON bodies, X-Total-Count and task ETag for
+    the read requests, and for the writes the same status, body (but ids and clocks) and ETag, each
+    write read back through the project. Other headers (Cache-Control, Vary, a list ETag, Link's
+    cursor) may differ."""
     user = fixtures["users"][0]
     big = fixtures["scale"]["scale-100k"]
-    paths = [
-        (user, f"/api/{user['id']}/tasks/"),
-        (user, f"/api/{user['id']}/tasks/?status=pending&sort=due_date&tag={user['tag']}"),
-        (user, f"/api/{user['id']}/tasks/{user['tasks'][0]}/"),
-        (big, f"/api/{big['id']}/tasks/"),
+    paths = [  # (who, path, whether it is a task: its ETag is compared too)
+        (user, f"/api/{user['id']}/tasks/", False),
+        (user, f"/api/{user['id']}/tasks/?status=pending&sort=due_date&tag={user['tag']}", False),
+        (user, f"/api/{user['id']}/tasks/{user['tasks'][0]}/", True),
+        (big, f"/api/{big['id']}/tasks/", False),
     ]
     problems = []
-    for who, path in paths:
-        a, b = fetch(project.url + path, who["token"]), fetch(floor_server.url + path, who["token"])
-        if a[0] != 200 or a[0] != b[0] or json.loads(a[2]) != json.loads(b[2]):
-            problems.append(f"{path}: project {a[0]}, floor {b[0]}, bodies differ")
-        elif a[1].get("X-Total-Count") != b[1].get("X-Total-Count"):
-            problems.append(
-                f"{path}: X-Total-Count {a[1].get('X-Total-Count')} vs {b[1].get('X-Total-Count')}"
-            )
+    project = servers["project"]
+    for who, path, is_task in paths:
+        a = fetch(project.url + path, who["token"])
+        for key in ("drf", "floor"):
+            b = fetch(servers[key].url + path, who["token"])
+            label = SERVERS[key]
+            if a[0] != 200 or a[0] != b[0] or _json(a[2]) != _json(b[2]):
+                problems.append(f"{path}: project {a[0]}, {label} {b[0]}, bodies differ")
+            for header in ("X-Total-Count", "ETag") if is_task else ("X-Total-Count",):
+                if a[1].get(header) != b[1].get(header):
+                    problems.append(
+                        f"{path}: {header} project {a[1].get(header)}, {label} {b[1].get(header)}"
+                    )
+    problems += same_writes(servers, fixtures)
+    return problems
+
+
+def same_writes(servers: dict[str, Server], fixtures: dict) -> list[str]:
+    """Toggle, update with If-Match (and a stale one: 412) and create through each server."""
+    user = fixtures["users"][1 % len(fixtures["users"])]
+    token, base = user["token"], f"/api/{user['id']}/tasks/"
+    task_url = f"{base}{user['tasks'][0]}/"
+    project = servers["project"]
+    problems: list[str] = []
+    created: dict[str, dict] = {}
+
+    def check(label: str, what: str, status: int, headers: dict, body, expected: dict | None, code: int):
+        if status != code:
+            problems.append(f"{what} through the {label}: status {status}, expected {code}")
+            return
+        if expected is None:
+            return
+        strip = lambda d: {k: v for k, v in d.items() if k not in VOLATILE}  # noqa: E731
+        if not isinstance(body, dict) or strip(body) != strip(expected) or set(body) != set(expected):
+            problems.append(f"{what} through the {label}: body {body!r}, expected {expected!r}")
+        elif headers.get("ETag") != f'"{body["version"]}"':
+            etag = headers.get("ETag")
+            problems.append(f"{what} through the {label}: ETag {etag}, version {body['version']}")
+        else:  # what it wrote is what the project reads
+            read = _json(fetch(project.url + f"{base}{body['id']}/", token)[2])
+            if read != body:
+                problems.append(f"{what} through the {label}: the project reads {read!r} after it")
+
+    for key, server in servers.items():
+        label = SERVERS[key]
+        before = _json(fetch(project.url + task_url, token)[2]) or {}
+        expected = {**before, "completed": not before.get("completed"), "version": before.get("version", 0)}
+        expected["version"] += 1
+        status, headers, raw = call(server.url + task_url + "complete/", token, "PATCH")
+        body = _json(raw)
+        check(label, "toggle", status, headers, body, expected, 200)
+        if isinstance(body, dict) and (body.get("completed_at") is None) == bool(body.get("completed")):
+            problems.append(f"toggle through the {label}: completed_at {body.get('completed_at')!r}")
+        current = _json(fetch(project.url + task_url, token)[2]) or {}
+        change = {"title": f"Bench check {key}", "priority": "high"}
+        etag = f'"{current.get("version")}"'
+        status, headers, raw = call(server.url + task_url, token, "PATCH", change, {"If-Match": etag})
+        expected = {**current, **change, "version": current.get("version", 0) + 1}
+        check(label, "update with If-Match", status, headers, _json(raw), expected, 200)
+        status, headers, raw = call(server.url + task_url, token, "PATCH", change, {"If-Match": etag})
+        check(label, "update with a stale If-Match", status, headers, None, None, 412)
+        new = {
+            "title": "Bench check",
+            "description": CREATED_DESCRIPTION,
+            "priority": "low",
+            "due_date": "2027-01-02T09:00:00Z",
+            "tags": ["bench", user["tag"], "BENCH", "Zeta check"],
+        }
+        idempotency = {"Idempotency-Key": f"bench-check-{key}-{secrets.token_hex(6)}"}
+        status, headers, raw = call(server.url + base, token, "POST", new, idempotency)
+        created[key] = _json(raw)
+        reference = created.get("project") or created[key]
+        check(label, "create", status, headers, created[key], reference, 201)
     return problems
 
 
@@ -506,6 +680,69 @@ def non2xx_text(runs: list[dict]) -> str:
 
 def median_of(runs: list[dict], key: str) -> float:
     return statistics.median(run[key] for run in runs)
+
+
+def paired_ratio(runs: list[dict], others: list[dict], key: str = "rps") -> float:
+    """The median over the rounds of runs[i][key] / others[i][key]: each ratio pairs two runs of
+    the same round, close in time, so a machine that gets busier during the run moves it less."""
+    return statistics.median(a[key] / b[key] for a, b in zip(runs, others, strict=True))
+
+
+def measure(
+    args, server: Server, script: str, data: Path, duration: int, extra_env: dict | None = None
+) -> dict:
+    """A wrk run, with the server's workers' CPU time sampled from /proc before and after it."""
+    before = server.cpu_seconds()
+    result = wrk(args, server.url, script, data, duration, extra_env)
+    result["cpu_ms"] = (server.cpu_seconds() - before) * 1000 / max(result["requests"], 1)
+    return result
+
+
+def rotation(round_number: int) -> list[str]:
+    """The servers' order in a round: project, DRF floor, bare floor, rotated by one each round."""
+    keys = list(SERVERS)
+    shift = round_number % len(keys)
+    return keys[shift:] + keys[:shift]
+
+
+# --- Database housekeeping between write runs -----------------------------------------------------
+def delete_created_tasks(dsn: str, user_ids: list[str] | None = None) -> int:
+    """Delete the tasks the benchmark created (and their stored idempotent responses), so that every
+    driven user has its seeded tasks again: a list stays the 50-task page it is meant to be."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        # The links first (the foreign key has no ON DELETE CASCADE: Django cascades in Python).
+        where = "(description = %s OR title = 'Query count')"
+        params: list = [CREATED_DESCRIPTION]
+        if user_ids is not None:  # between runs: the driven users' rows only, by the user index
+            where += " AND user_id = ANY(%s)"
+            params.append(user_ids)
+        deleted = conn.execute(
+            f"WITH d AS (SELECT id FROM tasks_task WHERE {where}), "
+            "l AS (DELETE FROM tasks_task_tags WHERE task_id IN (SELECT id FROM d)) "
+            "DELETE FROM tasks_task WHERE id IN (SELECT id FROM d)",
+            params,
+        ).rowcount
+        conn.execute("DELETE FROM tasks_idempotencykey WHERE key LIKE 'bench-%%' OR key LIKE 'count-%%'")
+    return deleted
+
+
+def settle(workdir: Path, fixtures: dict) -> None:
+    """Wait until the writes wrk abandoned at the end of the last run are done (the versions stop
+    moving), then rewrite users.lua with the tasks' current versions, so that an update's If-Match
+    is the ETag a client would have seen, not a stale one."""
+    from tasks.models import Task
+
+    ids = [task_id for user in fixtures["users"] for task_id in user["tasks"]]
+    previous = None
+    for _ in range(20):
+        current = dict(Task.objects.filter(pk__in=ids).values_list("id", "version"))
+        if current == previous:
+            break
+        previous = current
+        time.sleep(0.3)
+    write_lua_data(workdir / "users.lua", fixtures["users"], previous or {})
 
 
 # --- Report ---------------------------------------------------------------------------------------
@@ -571,14 +808,40 @@ def git_revision() -> str:
         return "unknown"
 
 
+def ratio_text(value: float) -> str:
+    return f"{value:.2f}x"
+
+
+def memory_growth(mem: dict) -> tuple[float, dict, dict] | None:
+    """The largest RSS change of a worker from the first count to the last sample, or None."""
+    if len(mem["samples"]) < 3:
+        return None
+    first, last = mem["samples"][1], mem["samples"][-1]
+    growths = [last["rss"][pid] / first["rss"][pid] - 1 for pid in first["rss"] if pid in last["rss"]]
+    if not growths:
+        return None
+    return max(growths, key=abs), first, last
+
+
 def targets(context: dict) -> list[tuple[str, str, bool]]:
-    """Each target of issue 6 with the figure that decides it."""
+    """Each target of issue 11 with the figure that decides it."""
     verdicts = []
-    for name in ("list", "detail"):
-        runs = context.get("compare", {}).get(name)
-        if runs:
-            ratio = median_of(runs["project"], "rps") / median_of(runs["floor"], "rps")
-            verdicts.append((f"{name} throughput >= 60 % of the floor", f"{ratio:.0%}", ratio >= 0.6))
+    for name, runs in context.get("compare", {}).items():
+        p, d = runs["project"], runs["drf"]
+        ratio = paired_ratio(p, d)
+        verdicts.append(
+            (
+                f"{name}: throughput >= {TARGET_THROUGHPUT:.2f}x the DRF floor's",
+                ratio_text(ratio),
+                ratio >= TARGET_THROUGHPUT,
+            )
+        )
+        p99 = paired_ratio(p, d, "p99_us")
+        verdicts.append(
+            (f"{name}: p99 <= {TARGET_P99:.1f}x the DRF floor's p99", ratio_text(p99), p99 <= TARGET_P99)
+        )
+        non2xx = sum(run["non2xx"] for run in p)
+        verdicts.append((f"{name}: 0 non-2xx (project)", non2xx_text(p), non2xx == 0))
     scale = context.get("scale")
     if scale:
         base = median_of(scale["scale-100 first"]["project"], "p99_us")
@@ -589,13 +852,24 @@ def targets(context: dict) -> list[tuple[str, str, bool]]:
             if key in scale:
                 growth = median_of(scale[key]["project"], "p99_us") / base
                 verdicts.append(
-                    (f"p99 growth, 100 tasks -> {label} <= 1.3x", f"{growth:.2f}x", growth <= 1.3)
+                    (f"scale: p99 growth, 100 tasks -> {label} <= 1.3x", f"{growth:.2f}x", growth <= 1.3)
                 )
-    all_runs = [run for runs in context.get("scenarios", {}).values() for run in runs]
-    all_runs += [run for entry in (scale or {}).values() for run in entry["project"]]
-    if all_runs:
-        non2xx = sum(run["non2xx"] for run in all_runs)
-        verdicts.append(("zero non-2xx under load (project)", str(non2xx), non2xx == 0))
+        non2xx = sum(run["non2xx"] for entry in scale.values() for run in entry["project"])
+        verdicts.append(("scale: 0 non-2xx (project)", str(non2xx), non2xx == 0))
+    mem = context.get("memory")
+    if mem:
+        label = f"memory: RSS per worker flat (±{TARGET_MEMORY:.0%}) from {mem['checkpoints'][0]:,} to "
+        label += f"{mem['checkpoints'][-1]:,} requests"
+        growth = memory_growth(mem)
+        if growth is None:
+            served = mem["samples"][-1]["requests"]
+            verdicts.append((label, f"not measured: {served:,} requests in --memory-max-seconds", False))
+        else:
+            worst, first, last = growth
+            reached = last["requests"] >= mem["checkpoints"][-1]
+            measured = f"{worst:+.1%} (worst worker, {first['requests']:,} -> {last['requests']:,} requests"
+            measured += ")" if reached else "; stopped by --memory-max-seconds)"
+            verdicts.append((label, measured, abs(worst) <= TARGET_MEMORY and reached))
     return verdicts
 
 
@@ -620,7 +894,7 @@ def write_report(args, env, context: dict) -> Path:
         lines.append(f"| {key} | {value} |")
     server = context["server"]
     lines += [
-        f"| gunicorn | {server} |",
+        f"| worker model | {server} |",
         f"| cache (rate-limit counters) | {'Redis' if 'REDIS_URL' in env else 'per-process memory'} |",
         f"| data | {context['data']} |",
         f"| setup time | {context['setup']} |",
@@ -631,8 +905,10 @@ def write_report(args, env, context: dict) -> Path:
         lines += [
             "Floor check: "
             + (
-                "the floor returned the same JSON bodies and X-Total-Count as the project "
-                "for the compared requests."
+                "the DRF floor and the bare floor returned the same JSON bodies, X-Total-Count and task "
+                "ETag as the project for the compared reads, and the same status, body (ids and clocks "
+                "aside) and ETag for a toggle, an update with If-Match (and 412 for a stale one) and a "
+                "create, each read back through the project."
                 if not problems
                 else "**MISMATCH**: " + "; ".join(problems)
             ),
@@ -641,67 +917,116 @@ def write_report(args, env, context: dict) -> Path:
 
     verdicts = targets(context)
     if verdicts:
-        lines += ["## Targets (issue 6)", "", "| target | measured | met |", "|---|---|---|"]
+        met = sum(ok for _, _, ok in verdicts)
+        lines += [
+            "## Targets (issue 11)",
+            "",
+            f"{met} of {len(verdicts)} met. Throughput and p99 ratios: the median over the rounds of the "
+            "project's figure over the DRF floor's in the same round (runs in alternation).",
+            "",
+            "| target | measured | met |",
+            "|---|---|---|",
+        ]
         lines += [f"| {name} | {measured} | {'yes' if ok else '**no**'} |" for name, measured, ok in verdicts]
         lines.append("")
 
     compare = context.get("compare")
+    queries = context.get("queries", {})
     if compare:
         lines += [
-            "## Project vs floor (alternating runs)",
+            "## Project vs the DRF floor and the bare floor (alternating runs)",
             "",
-            "| scenario | project req/s | floor req/s | ratio | per-round ratios | project p50 / p99 "
-            "| floor p50 / p99 | non-2xx (project, floor) |",
-            "|---|---|---|---|---|---|---|---|",
+            f"Each round runs the three servers one after the other, the order rotated by one each round "
+            f"({args.rounds} rounds). Requests/s: the median of the rounds. x DRF and x bare: the median of "
+            "the per-round ratios of the project's throughput to the floor's (each round's x DRF in "
+            "brackets); the targets use these paired ratios.",
+            "",
+            "| scenario | project req/s | DRF floor req/s | bare floor req/s | x DRF | x bare "
+            "| non-2xx (project, DRF, bare) |",
+            "|---|---|---|---|---|---|---|",
         ]
         for name, runs in compare.items():
-            p, f = runs["project"], runs["floor"]
-            ratios = ", ".join(f"{a['rps'] / b['rps']:.0%}" for a, b in zip(p, f, strict=True))
+            p, d, f = runs["project"], runs["drf"], runs["floor"]
+            per_round = ", ".join(f"{a['rps'] / b['rps']:.2f}" for a, b in zip(p, d, strict=True))
             lines.append(
-                f"| {SCENARIO_TITLES[name]} | {median_of(p, 'rps'):.0f} | {median_of(f, 'rps'):.0f} | "
-                f"**{median_of(p, 'rps') / median_of(f, 'rps'):.0%}** | {ratios} | "
-                f"{ms(median_of(p, 'p50_us'))} / {ms(median_of(p, 'p99_us'))} | "
-                f"{ms(median_of(f, 'p50_us'))} / {ms(median_of(f, 'p99_us'))} | "
-                f"{sum(r['non2xx'] for r in p)}, {sum(r['non2xx'] for r in f)} |"
+                f"| {SCENARIO_TITLES[name]} | {median_of(p, 'rps'):.0f} | {median_of(d, 'rps'):.0f} | "
+                f"{median_of(f, 'rps'):.0f} | **{paired_ratio(p, d):.2f}** "
+                f"({per_round}) | {paired_ratio(p, f):.2f} | "
+                f"{non2xx_text(p)}, {non2xx_text(d)}, {non2xx_text(f)} |"
             )
-        lines.append("")
-
-    scenarios = context.get("scenarios", {})
-    queries = context.get("queries", {})
-    if scenarios:
         lines += [
-            "## Scenarios (project)",
             "",
-            "| scenario | req/s | p50 | p99 | non-2xx | queries per request |",
-            "|---|---|---|---|---|---|",
+            "## Latency, server CPU and queries per request",
+            "",
+            "p50 / p99 in ms (wrk, client side). CPU: user + system time of the server's gunicorn workers "
+            "(from /proc, before and after each run) divided by the requests served, in ms per request "
+            "(PostgreSQL's own CPU is not in it). Queries: the project's statements per request.",
+            "",
+            "| scenario | project p50 / p99 | DRF floor p50 / p99 | bare floor p50 / p99 | p99 x DRF "
+            "| CPU ms/req project / DRF / bare | queries |",
+            "|---|---|---|---|---|---|---|",
         ]
-        for name in PROJECT_SCENARIOS:
-            if name not in scenarios:
-                continue
-            runs = scenarios[name]
-            q = queries.get(name, {})
-            rps, p50, p99 = median_of(runs, "rps"), median_of(runs, "p50_us"), median_of(runs, "p99_us")
-            non2xx = non2xx_text(runs)
+        for name, runs in compare.items():
+            p, d, f = runs["project"], runs["drf"], runs["floor"]
+            latency = " | ".join(
+                f"{ms(median_of(r, 'p50_us'))} / {ms(median_of(r, 'p99_us'))}" for r in (p, d, f)
+            )
+            cpu = " / ".join(f"{median_of(r, 'cpu_ms'):.2f}" for r in (p, d, f))
             lines.append(
-                f"| {SCENARIO_TITLES[name]} | {rps:.0f} | {ms(p50)} | {ms(p99)} | {non2xx} "
-                f"| {q.get('queries', '?')} |"
+                f"| {SCENARIO_TITLES[name]} | {latency} | "
+                f"**{paired_ratio(p, d, 'p99_us'):.2f}** | {cpu} | "
+                f"{queries.get(name, {}).get('queries', '?')} |"
             )
         lines += [
             "",
             "Queries per request: each scenario's request sent once through Django's test client (after a "
             "warm-up request) with `CaptureQueriesContext`, counting every statement Django sends, "
             "BEGIN/COMMIT and savepoints included (the mix figure is the weighted mean). Not included: "
-            "the `SELECT 1` health check Django runs once per request on a reused connection "
-            "(CONN_HEALTH_CHECKS).",
+            "a `SELECT 1` health check Django runs on a reused connection (CONN_HEALTH_CHECKS). Both floors "
+            "send the user row, then for a list the counts, the page and the tags (4 in all), for a detail "
+            "the task and its tags (3), for a write one statement with RETURNING (2).",
             "",
         ]
+    mem = context.get("memory")
+    if mem:
+        samples = mem["samples"]
+        pids = list(samples[0]["rss"]) if samples else []
+        lines += [
+            "## Memory: RSS per project worker",
+            "",
+            "A fresh project server (same gunicorn settings) under wrk's list/detail mix "
+            "(scenarios/memory.lua), each worker's VmRSS read from /proc after the requests shown "
+            f"(the run stops after {mem['max_seconds']} s: --memory-max-seconds).",
+            "",
+            "| requests served | " + " | ".join(f"worker {i + 1} (MiB)" for i in range(len(pids))) + " |",
+            "|---|" + "---|" * len(pids),
+        ]
+        for sample in samples:
+            cells = [f"{sample['rss'][pid] / 1024:.1f}" if pid in sample["rss"] else "(gone)" for pid in pids]
+            lines.append(f"| {sample['requests']:,} | " + " | ".join(cells) + " |")
+        lines.append("")
+        if len(samples) >= 3:
+            first, last = samples[1], samples[-1]
+            changes = ", ".join(
+                f"worker {i + 1} {last['rss'][pid] / first['rss'][pid] - 1:+.1%}"
+                for i, pid in enumerate(pids)
+                if pid in first["rss"] and pid in last["rss"]
+            )
+            lines += [
+                f"From {first['requests']:,} to {last['requests']:,} requests: {changes} "
+                f"(target ±{TARGET_MEMORY:.0%}); {mem['non2xx']} non-2xx in {mem['seconds']:.0f} s of load.",
+                "",
+            ]
     scale = context.get("scale")
     if scale:
         lines += [
             "## Scale: one user's list in a table of 1,000,000 tasks",
             "",
-            "| user's tasks | page | project req/s | p50 | p99 | p99 vs 100 tasks | floor req/s | ratio "
-            "| non-2xx |",
+            "The project in alternation with the bare floor (the order flipped each round); the target is "
+            "the p99 growth from the 100-task user.",
+            "",
+            "| user's tasks | page | project req/s | p50 | p99 | p99 vs 100 tasks | bare floor req/s "
+            "| x bare | non-2xx |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
         base = median_of(scale["scale-100 first"]["project"], "p99_us")
@@ -710,7 +1035,7 @@ def write_report(args, env, context: dict) -> Path:
             user_id, page = key.split(" ")
             info = context["fixtures"]["scale"][user_id]
             page_text = "first" if page == "first" else f"deep (after {info['depth']:,}, by cursor)"
-            ratio = f"{median_of(p, 'rps') / median_of(f, 'rps'):.0%}" if f else "-"
+            ratio = f"{paired_ratio(p, f):.2f}" if f else "-"
             floor_rps = f"{median_of(f, 'rps'):.0f}" if f else "-"
             p99 = median_of(p, "p99_us")
             lines.append(
@@ -788,20 +1113,25 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("wrk is not installed: `apt-get install wrk` (make bench does it).", file=sys.stderr)
         return 2
-    parts = set(filter(None, args.only.split(","))) or {"compare", "writes", "scale", "profile"}
+    parts = set(filter(None, args.only.split(","))) or {"compare", "writes", "scale", "memory", "profile"}
     database_url = f"{args.pg}/{args.database}"
     env = production_env(args, database_url)
     os.environ.update(env)
     if "REDIS_URL" not in env:
         os.environ.pop("REDIS_URL", None)
+    dsn = database_url.replace("postgres://", "postgresql://", 1)
     started = time.perf_counter()
     (BENCH / "results").mkdir(parents=True, exist_ok=True)
     context: dict = {"machine": machine()}
     log(f"database {args.database}")
     timings = prepare_database(args, env)
+    deleted = delete_created_tasks(dsn)
+    if deleted:
+        log(f"deleted {deleted} tasks an earlier run created")
     manage(env, "collectstatic", "--noinput", "-v0")
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     fixtures = build_fixtures(args, workdir)
+    user_ids = [user["id"] for user in fixtures["users"]]
     context["fixtures"] = fixtures
     context["versions"] = versions(env)
     context["queries"] = count_queries(fixtures)
@@ -816,10 +1146,12 @@ def main() -> int:
     )
     if args.write_docs:
         write_docs(context)
+    delete_created_tasks(dsn, user_ids)  # count_queries' create
+    tasks_per_user = statistics.median(len(user["tasks"]) for user in fixtures["users"])
+    SCENARIO_TITLES["list"] = f"list ({tasks_per_user:.0f} tasks, default page)"
     context["data"] = (
-        f"{len(fixtures['users'])} seed_demo users ({args.tasks_per_user} tasks each) driven by the "
-        "scenarios; "
-        f"tasks table {args.scale_tasks:,} rows"
+        f"{len(fixtures['users'])} seed_demo users ({tasks_per_user:.0f} tasks each) driven by the "
+        f"scenarios; tasks table {args.scale_tasks:,} rows"
     )
     setup_seconds = time.perf_counter() - started
     context["setup"] = (
@@ -828,46 +1160,49 @@ def main() -> int:
 
     context["server"] = gunicorn_settings(env)
 
-    project = Server("project", None, env, workdir)
-    floor_server = Server("floor", "bench.floor:app", env, workdir)
+    servers = start_servers(env, workdir)
+    project, floor_server = servers["project"], servers["floor"]
+    stopped: list[Server] = []
     try:
         project.wait_ready("/healthz")
-        floor_server.wait_ready("/api/x/tasks/")
-        context["same_answers"] = same_answers(project, floor_server, fixtures)
+        for key in ("drf", "floor"):
+            servers[key].wait_ready("/api/x/tasks/")
+        context["same_answers"] = same_answers(servers, fixtures)
         for problem in context["same_answers"]:
             log(f"floor check: {problem}")
+        delete_created_tasks(dsn, user_ids)  # the check's creates
         users = workdir / "users.lua"
-        # Warm both (worker imports, connections, PostgreSQL's cache) before anything is measured.
-        for server in (project, floor_server):
+        settle(workdir, fixtures)
+        # Warm all three (worker imports, connections, PostgreSQL's cache) before anything is measured.
+        for server in servers.values():
             wrk(args, server.url, "list", users, 3)
             wrk(args, server.url, "detail", users, 2)
 
-        if "compare" in parts:
-            context["compare"] = {}
-            for name in FLOOR_SCENARIOS:
-                runs = {"project": [], "floor": []}
-                for round_number in range(args.rounds):
-                    order = [("project", project), ("floor", floor_server)]
-                    for label, server in order if round_number % 2 == 0 else order[::-1]:
-                        runs[label].append(wrk(args, server.url, name, users, args.duration))
-                    log(
-                        f"{name} round {round_number + 1}: project {runs['project'][-1]['rps']:.0f} req/s, "
-                        f"floor {runs['floor'][-1]['rps']:.0f} req/s"
+        names = [n for n in READ_SCENARIOS if "compare" in parts]
+        names += [n for n in WRITE_SCENARIOS if "writes" in parts]
+        context["compare"] = {}
+        for name in names:
+            runs: dict[str, list[dict]] = {key: [] for key in SERVERS}
+            for round_number in range(args.rounds):
+                for key in rotation(round_number):
+                    if name in WRITE_SCENARIOS:
+                        # Each write run starts from the seeded tasks and the versions they have now
+                        # (requests wrk abandoned at the end of the last run finished first).
+                        delete_created_tasks(dsn, user_ids)
+                        settle(workdir, fixtures)
+                    runs[key].append(measure(args, servers[key], name, users, args.duration))
+                log(
+                    f"{name} round {round_number + 1}: "
+                    + ", ".join(
+                        f"{SERVERS[key]} {runs[key][-1]['rps']:.0f} req/s "
+                        f"({runs[key][-1]['cpu_ms']:.2f} ms CPU, {runs[key][-1]['non2xx']} non-2xx)"
+                        for key in SERVERS
                     )
-                context["compare"][name] = runs
-            context["scenarios"] = {name: runs["project"] for name, runs in context["compare"].items()}
-
-        if "writes" in parts:
-            context.setdefault("scenarios", {})
-            for name in ("create", "toggle", "update", "mix"):
-                # Requests wrk abandoned at the end of the last run may still be in the server's
-                # queue; let them finish before reading the versions the next run will send.
-                time.sleep(3)
-                refresh_versions(workdir, fixtures)
-                context["scenarios"][name] = [wrk(args, project.url, name, users, args.duration)]
-                result = context["scenarios"][name][0]
-                p99, non2xx = ms(result["p99_us"]), result["non2xx"]
-                log(f"{name}: {result['rps']:.0f} req/s, p99 {p99} ms, non-2xx {non2xx}")
+                )
+            context["compare"][name] = runs
+        context["scenarios"] = {name: runs["project"] for name, runs in context["compare"].items()}
+        if any(name in WRITE_SCENARIOS for name in names):
+            delete_created_tasks(dsn, user_ids)
 
         if "scale" in parts:
             scale = {}
@@ -890,7 +1225,7 @@ def main() -> int:
                         order = [("project", project, query), ("floor", floor_server, floor_query)]
                         for label, server, q in order if round_number % 2 == 0 else order[::-1]:
                             entry[label].append(
-                                wrk(args, server.url, "fixed", data, args.duration, {"BENCH_PATH": path + q})
+                                measure(args, server, "fixed", data, args.duration, {"BENCH_PATH": path + q})
                             )
                         last_project, last_floor = entry["project"][-1], entry["floor"][-1]
                         log(
@@ -899,7 +1234,16 @@ def main() -> int:
                         )
             context["scale"] = scale
         try:  # the optional parts: a failure here must not lose the report of the rest
+            if "memory" in parts:
+                for server in servers.values():  # nothing else on the machine's two cores meanwhile
+                    server.stop()
+                    stopped.append(server)
+                context["memory"] = memory(args, env, workdir, users)
             if "profile" in parts:
+                if project in stopped:
+                    project = servers["project"] = Server("project-profile", None, env, workdir)
+                    project.wait_ready("/healthz")
+                    wrk(args, project.url, "list", users, 2)
                 context["profiles"] = {}
                 for script in ("list", "detail"):
                     result = profile(args, project, script, users)
@@ -907,22 +1251,71 @@ def main() -> int:
                         context["profiles"][script] = result
                         shutil.copy(result["raw"], BENCH / "results" / f"profile-{script}.raw.txt")
             if args.sweep:
-                project.stop()
+                for server in servers.values():
+                    server.stop()
                 context["sweep"] = sweep(args, env, workdir, users)
         except (OSError, RuntimeError, subprocess.SubprocessError) as error:
-            log(f"profile or sweep failed: {error!r}")
+            log(f"memory, profile or sweep failed: {error!r}")
     finally:
-        project.stop()
-        floor_server.stop()
+        for server in servers.values():
+            server.stop()
     context["server_errors"] = {
         server.name: sum('"level":"ERROR"' in line or "Traceback" in line for line in server.log_path.open())
-        for server in (project, floor_server)
+        for server in [*servers.values(), *stopped]
     }
     context["machine"]["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     context["machine"]["total run time"] = f"{time.perf_counter() - started:.0f} s"
     report = write_report(args, env, context)
     log(f"report: {report} (server logs in {workdir})")
     return 0
+
+
+def memory(args, env: dict, workdir: Path, users: Path) -> dict:
+    """RSS of each worker of a fresh project after N1, N2, ... requests of a list/detail mix."""
+    checkpoints = sorted(int(n) for n in args.memory_requests.split(","))
+    server = Server("project-memory", None, env, workdir)
+    samples: list[dict] = []
+    chunks: list[dict] = []
+    served = 0
+    try:
+        server.wait_ready("/healthz")
+        samples.append({"requests": 0, "rss": server.rss_kb()})
+        deadline = time.monotonic() + args.memory_max_seconds
+        rate = None
+        for target in checkpoints:
+            while served < target and time.monotonic() < deadline:
+                left = target - served
+                # Chunks of at most 30 s, sized from the rate seen so far (a first probe of 5 s).
+                seconds = 5 if rate is None else min(30, max(2, round(left / rate) + 1))
+                seconds = max(1, min(seconds, round(deadline - time.monotonic()) or 1))
+                chunk_started = time.monotonic()
+                result = wrk(args, server.url, "memory", users, seconds)
+                served += result["requests"]
+                rate = result["rps"] or 1
+                chunks.append(
+                    {
+                        "seconds": round(time.monotonic() - chunk_started, 1),
+                        "requests": result["requests"],
+                        "non2xx": result["non2xx"],
+                    }
+                )
+            samples.append({"requests": served, "rss": server.rss_kb(), "target": target})
+            log(
+                f"memory after {served:,} requests (target {target:,}): "
+                + ", ".join(f"{kb / 1024:.1f} MiB" for kb in samples[-1]["rss"].values())
+            )
+            if served < target:
+                break
+    finally:
+        server.stop()
+    log(f"memory load: {chunks}")
+    return {
+        "samples": samples,
+        "checkpoints": checkpoints,
+        "max_seconds": args.memory_max_seconds,
+        "non2xx": sum(chunk["non2xx"] for chunk in chunks),
+        "seconds": sum(chunk["seconds"] for chunk in chunks),
+    }
 
 
 EXPLAIN_INTRO = """# Query plans of the task list and detail
@@ -1152,7 +1545,8 @@ def gunicorn_settings(env: dict) -> str:
     ).stdout
     found = dict(re.findall(r"^(worker_class|workers|threads)\s*=\s*(\S+)", output, re.MULTILINE))
     model = f"{found.get('worker_class', '?')}, {found.get('workers', '?')} workers"
-    return f"{model} x {found.get('threads', '?')} threads (gunicorn.conf.py), the same for project and floor"
+    threads = found.get("threads", "?")
+    return f"{model} x {threads} threads (gunicorn.conf.py), the same for the three servers"
 
 
 if __name__ == "__main__":
