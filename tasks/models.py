@@ -125,7 +125,7 @@ class TaskCount(models.Model):
     total = models.BigIntegerField(default=0)
     completed = models.BigIntegerField(default=0)
     # Moves on every change to the user's tasks (migration 0003): the list's weak ETag.
-    revision = models.BigIntegerField(default=0)
+    revision = models.BigIntegerField(db_default=0)
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.total} tasks, {self.completed} completed"

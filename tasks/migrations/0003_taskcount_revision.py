@@ -121,7 +121,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="taskcount",
             name="revision",
-            field=models.BigIntegerField(default=0),
+            field=models.BigIntegerField(db_default=0),
         ),
         migrations.RunPython(create_triggers, restore_triggers),
     ]
