@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.models import User, new_user_id
+from accounts.refresh import refresh_tokens_revoke_all
 from accounts.services import user_set_active
 from tasks.admin import LargeTablePaginator
 from tasks.models import Task
@@ -120,6 +121,9 @@ class UserAdmin(DjangoUserAdmin):
             user_set_active(user=obj, active=active)
         else:
             super().save_model(request, obj, form, change)
+        if change and "is_staff" in form.changed_data and obj.is_staff:
+            # Staff sign in at the admin only: their standalone refresh tokens are spent.
+            refresh_tokens_revoke_all(user=obj)
 
     def _set_active(self, request, queryset, *, active: bool) -> None:
         verb = "reactivated" if active else "deactivated"

@@ -8,3 +8,6 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         # Registers the OpenAPI description of the Better Auth bearer scheme.
         import todo_project.schema  # noqa: F401
+
+        # Registers the deployment checks on Better Auth's issuer and audience.
+        from accounts import checks  # noqa: F401

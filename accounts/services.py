@@ -10,6 +10,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
+from accounts.refresh import refresh_tokens_revoke_all
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +98,11 @@ def user_register(*, email: str, password: str, name: str = "") -> User:
 
 @transaction.atomic
 def user_set_active(*, user: User, active: bool) -> User:
-    """Deactivate or reactivate a user; a deactivated user's tokens are refused at once."""
+    """Deactivate or reactivate a user; a deactivated user's tokens are refused at once, and their
+    refresh tokens are spent (reactivation does not bring them back)."""
     if user.is_active != active:
         user.is_active = active
         user.save(update_fields=["is_active"])
+    if not active:
+        refresh_tokens_revoke_all(user=user)
     return user

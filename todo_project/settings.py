@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "tasks",
     "web",
     "axes",
+    "rest_framework_simplejwt.token_blacklist",
 ]
 
 MIDDLEWARE = [
@@ -236,8 +237,27 @@ BETTER_AUTH_JWKS_URL = os.environ.get("BETTER_AUTH_JWKS_URL", "")
 BETTER_AUTH_JWKS_MIN_REFRESH_SECONDS = env_int("BETTER_AUTH_JWKS_MIN_REFRESH_SECONDS", 30)
 BETTER_AUTH_JWKS_CACHE_SECONDS = env_int("BETTER_AUTH_JWKS_CACHE_SECONDS", 3600)
 JWT_LEEWAY_SECONDS = env_int("JWT_LEEWAY_SECONDS", 30)
-# Standalone mode: this backend registers users and issues the same tokens itself.
-LOCAL_AUTH_ENABLED = env_bool("LOCAL_AUTH_ENABLED", True)
+# Any Bearer token living longer than this (exp - iat, or exp - now without iat) is refused.
+JWT_MAX_LIFETIME_SECONDS = env_int("JWT_MAX_LIFETIME_SECONDS", 86400)
+# Standalone mode: this backend registers users and issues tokens itself. On by default only with
+# debug on; a production deployment opts in.
+LOCAL_AUTH_ENABLED = env_bool("LOCAL_AUTH_ENABLED", DEBUG)
+# The `iss` of the tokens this backend issues (standalone mode). Never Better Auth's: a token is taken
+# as a standalone token only with this issuer, and a token with it only as a standalone token. The
+# default is a URN on the site's first host name, which no Better Auth origin can equal.
+_site_hosts = [host.lstrip(".") for host in ALLOWED_HOSTS if host.lstrip(".") not in {"", "*"}]
+_site_host = _site_hosts[0] if _site_hosts else "localhost"
+LOCAL_AUTH_ISSUER = os.environ.get("LOCAL_AUTH_ISSUER", "").strip() or f"urn:todo-backend:{_site_host}"
+if BETTER_AUTH_ISSUER and LOCAL_AUTH_ISSUER == BETTER_AUTH_ISSUER:
+    raise ImproperlyConfigured(
+        "LOCAL_AUTH_ISSUER must differ from BETTER_AUTH_ISSUER: "
+        "standalone tokens must never pass as Better Auth's."
+    )
+# Standalone refresh tokens: rotated on every refresh, spent ones stored (SimpleJWT's blacklist).
+# Sign-in attempts per account (any address) before /api/auth/token/ and /login slow down; see
+# accounts/login_throttle.py.
+LOGIN_ACCOUNT_FAILURE_LIMIT = env_int("LOGIN_ACCOUNT_FAILURE_LIMIT", 5)
+LOGIN_ACCOUNT_BACKOFF_MAX_SECONDS = env_int("LOGIN_ACCOUNT_BACKOFF_MAX_SECONDS", 900)
 # The Better Auth frontend's address, e.g. https://app.example.com: with LOCAL_AUTH_ENABLED=false the
 # pages this server renders (web/) say that sign-in happens there and link to it.
 FRONTEND_URL = os.environ.get("FRONTEND_URL", "").strip()
@@ -269,6 +289,8 @@ SIMPLE_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(seconds=REFRESH_TOKEN_LIFETIME_SECONDS),
     "LEEWAY": JWT_LEEWAY_SECONDS,
     "UPDATE_LAST_LOGIN": False,
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
 
 # --- REST API -----------------------------------------------------------------------------------

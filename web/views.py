@@ -221,6 +221,7 @@ def session_token(request: HttpRequest) -> HttpResponse:
         name=user.name,
         created_at=user.date_joined,
         lifetime=timedelta(seconds=lifetime),
+        standalone=True,
     )
     body = {
         "token": str(token),
