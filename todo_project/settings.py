@@ -218,6 +218,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15)
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_RESET_ON_SUCCESS = True
 AXES_ONLY_ADMIN_SITE = True
+# Counts only the admin's failures too (AXES_ONLY_ADMIN_SITE alone still counted /login's).
+AXES_HANDLER = "accounts.axes_handler.AdminOnlyAxesHandler"
 AXES_USERNAME_CALLABLE = "accounts.admin.admin_login_key"
 AXES_CLIENT_IP_CALLABLE = "todo_project.throttling.client_address"
 AXES_LOCKOUT_TEMPLATE = "admin/login_locked_out.html"

@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import login_throttle
 from accounts.api.serializers import (
     MeSerializer,
     RefreshedPairSerializer,
@@ -28,10 +29,19 @@ from accounts.refresh import (
 from accounts.selectors import password_account_find
 from accounts.services import user_register
 from todo_project.schema import ALWAYS, AUTHENTICATED, problems
-from todo_project.throttling import AddressScopedRateThrottle
+from todo_project.throttling import AddressScopedRateThrottle, client_address
 
 # What the sign-in routes can answer besides success: a bad body, standalone mode off (404).
 SIGN_IN_ERRORS = problems(400, 404, 413, 415, *ALWAYS)
+
+
+class AccountThrottled(exceptions.Throttled):
+    """Too many failed sign-ins for one account (accounts.login_throttle): 429 with Retry-After."""
+
+    def __init__(self, wait: int) -> None:
+        super().__init__(
+            wait, detail=f"Too many failed sign-ins for this account. Try again in {wait} seconds."
+        )
 
 
 class StandaloneAuthView(APIView):
@@ -71,10 +81,17 @@ class TokenView(StandaloneAuthView):
         data = TokenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = password_account_find(login=data.validated_data["email"])
+        account = login_throttle.account_key(login=data.validated_data["email"], user=user)
+        address = client_address(request)
+        wait = login_throttle.sign_in_wait(account=account, address=address)
+        if wait is not None:
+            raise AccountThrottled(wait)
         # Staff passwords are checked only by the admin's login, behind its per-account lockout;
         # answering for them here would let their passwords be guessed around it.
         if user is None or not user.check_password(data.validated_data["password"]) or user.is_staff:
+            login_throttle.sign_in_failed(account=account, address=address)
             raise exceptions.AuthenticationFailed("Wrong email or password.", code="invalid_credentials")
+        login_throttle.sign_in_succeeded(account=account, address=address)
         if not user.is_active:
             raise exceptions.PermissionDenied("This account has been disabled.", code="account_disabled")
         return Response(token_pair_for(user))
