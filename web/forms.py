@@ -25,6 +25,8 @@ class SignInForm(AuthenticationForm):
     def clean(self):
         """Django's check of the password, behind the per-account sign-in throttle (the API's)."""
         login = self.cleaned_data.get("username") or ""
+        if not login or not self.cleaned_data.get("password"):
+            return super().clean()  # a field is missing: nothing was tried, nothing to count
         account = login_throttle.account_key(login=login)
         address = client_address(self.request) if self.request is not None else ""
         self.throttle_wait = login_throttle.sign_in_wait(account=account, address=address)
@@ -38,7 +40,8 @@ class SignInForm(AuthenticationForm):
         except ValidationError:
             login_throttle.sign_in_failed(account=account, address=address)
             raise
-        login_throttle.sign_in_succeeded(account=account, address=address)
+        if self.user_cache is not None:
+            login_throttle.sign_in_succeeded(account=account, address=address)
         return cleaned
 
     def confirm_login_allowed(self, user):

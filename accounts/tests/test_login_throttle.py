@@ -166,3 +166,10 @@ def test_the_login_page_is_not_behind_the_admins_lockout(alice, clock):
         "/login", {"username": "alice@example.com", "password": PASSWORD}
     )
     assert page.status_code == 302
+
+
+def test_a_login_form_with_a_missing_field_counts_for_nothing(alice, clock):
+    for number in range(8):
+        page = Client(REMOTE_ADDR=f"198.51.100.{number}").post("/login", {"username": "alice@example.com"})
+        assert page.status_code == 200
+    assert sign_in("203.0.113.9").status_code == 200
