@@ -255,7 +255,6 @@ if BETTER_AUTH_ISSUER and LOCAL_AUTH_ISSUER == BETTER_AUTH_ISSUER:
         "LOCAL_AUTH_ISSUER must differ from BETTER_AUTH_ISSUER: "
         "standalone tokens must never pass as Better Auth's."
     )
-# Standalone refresh tokens: rotated on every refresh, spent ones stored (SimpleJWT's blacklist).
 # Sign-in attempts per account (any address) before /api/auth/token/ and /login slow down; see
 # accounts/login_throttle.py.
 LOGIN_ACCOUNT_FAILURE_LIMIT = env_int("LOGIN_ACCOUNT_FAILURE_LIMIT", 5)
@@ -291,6 +290,9 @@ SIMPLE_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(seconds=REFRESH_TOKEN_LIFETIME_SECONDS),
     "LEEWAY": JWT_LEEWAY_SECONDS,
     "UPDATE_LAST_LOGIN": False,
+    # Standalone refresh tokens are rotated on every refresh and the spent one blacklisted (SimpleJWT's
+    # token_blacklist app); accounts/refresh.py does it, with reuse detection, since SimpleJWT's own
+    # views are not routed. These say the same for anything of SimpleJWT's that reads them.
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
 }
