@@ -4,9 +4,11 @@ Threads (gthread) suit this app: a request mostly waits on PostgreSQL, and each 
 persistent database connection, so one instance holds at most WORKERS x THREADS connections.
 """
 
+import contextlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "todo_project.settings")
@@ -77,3 +79,55 @@ def on_starting(server) -> None:
             check=True,
             cwd=BASE_DIR,
         )
+
+
+# A request body the application did not read (a 413 answered from Content-Length, a 401 before the
+# body was looked at) is read and discarded after the answer, up to this bound. Otherwise gunicorn
+# reads at most 64 KiB of it and then closes the connection with the rest unread, and the kernel
+# resets it: a client still sending its body never sees the answer (issue 12), and the next request
+# on a kept-alive connection fails. Bounded in bytes and time, so a client cannot hold a thread.
+UNREAD_BODY_DRAIN_BYTES = 8 * 1024 * 1024
+UNREAD_BODY_DRAIN_SECONDS = 5.0
+
+
+def _declared_length(req) -> int | None:
+    for name, value in req.headers:
+        if name == "CONTENT-LENGTH":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+def pre_request(worker, req) -> None:
+    """A body declared larger than the drain bound: the answer says `Connection: close`, so the client
+    knows not to send another request on this connection."""
+    length = _declared_length(req)
+    if length is not None and length > UNREAD_BODY_DRAIN_BYTES:
+        req.must_close = True
+
+
+def post_request(worker, req, environ, resp) -> None:
+    """Read and discard what is left of the request body (see UNREAD_BODY_DRAIN_BYTES)."""
+    body = getattr(req, "body", None)
+    if body is None:
+        return
+    sock = getattr(getattr(req, "unreader", None), "sock", None)
+    prior_timeout = sock.gettimeout() if sock is not None else None
+    deadline = time.monotonic() + UNREAD_BODY_DRAIN_SECONDS
+    drained = 0
+    try:
+        while drained < UNREAD_BODY_DRAIN_BYTES:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            if sock is not None:
+                sock.settimeout(remaining)
+            chunk = body.read(64 * 1024)
+            if not chunk:
+                return
+            drained += len(chunk)
+    except Exception:
+        return  # a timeout, a reset, a malformed chunk: gunicorn then closes the connection
+    finally:
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.settimeout(prior_timeout)

@@ -4,6 +4,8 @@ Built for a large table: the task count is one correlated subquery per row of th
 GROUP BY over every task), and the paginator never counts the whole table.
 """
 
+from urllib.parse import urlencode
+
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -13,8 +15,9 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.html import format_html
 
-from accounts.models import User, new_user_id
-from accounts.services import user_set_active
+from accounts.models import DeletedUser, User, new_user_id
+from accounts.refresh import refresh_tokens_revoke_all
+from accounts.services import user_delete, user_set_active
 from tasks.admin import LargeTablePaginator
 from tasks.models import Task
 
@@ -108,7 +111,7 @@ class UserAdmin(DjangoUserAdmin):
         count = getattr(user, "task_count", None)
         if count is None:  # the add form's preview has no annotation
             count = Task.objects.filter(user=user).count() if user.pk else 0
-        url = reverse("admin:tasks_task_changelist") + f"?owner={user.pk}"
+        url = reverse("admin:tasks_task_changelist") + "?" + urlencode({"owner": user.pk})
         return format_html('<a href="{}">{} task{}</a>', url, count, "" if count == 1 else "s")
 
     def save_model(self, request, obj, form, change):
@@ -120,6 +123,18 @@ class UserAdmin(DjangoUserAdmin):
             user_set_active(user=obj, active=active)
         else:
             super().save_model(request, obj, form, change)
+        if change and "is_staff" in form.changed_data and obj.is_staff:
+            # Staff sign in at the admin only: their standalone refresh tokens are spent.
+            refresh_tokens_revoke_all(user=obj)
+
+    def delete_model(self, request, obj):
+        # Through the service: the id is kept as a tombstone, so a token issued before the deletion
+        # cannot provision the account again (accounts.models.DeletedUser).
+        user_delete(user=obj, deleted_by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset:
+            user_delete(user=user, deleted_by=request.user)
 
     def _set_active(self, request, queryset, *, active: bool) -> None:
         verb = "reactivated" if active else "deactivated"
@@ -148,3 +163,20 @@ class UserAdmin(DjangoUserAdmin):
     @admin.action(description="Reactivate selected users")
     def reactivate_users(self, request, queryset):
         self._set_active(request, queryset, active=True)
+
+
+@admin.register(DeletedUser)
+class DeletedUserAdmin(admin.ModelAdmin):
+    """Ids of deleted users, refused by the API. Delete a row to let that id be provisioned again."""
+
+    list_display = ["id", "deleted_at", "deleted_by"]
+    search_fields = ["=id"]
+    ordering = ["-deleted_at"]
+    readonly_fields = ["id", "deleted_at", "deleted_by"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -18,3 +18,6 @@ class AccountsConfig(AppConfig):
         models.signals.post_delete.connect(
             forget_user_on_change, sender=User, dispatch_uid="user-cache-delete"
         )
+
+        # Registers the deployment checks on Better Auth's issuer and audience.
+        from accounts import checks  # noqa: F401

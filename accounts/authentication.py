@@ -83,7 +83,7 @@ def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def _check_shape(raw: str) -> None:
+def _check_shape(raw: str) -> dict[str, Any]:
     """Refuse what PyJWT would read leniently: a header or claim named twice (RFC 7519 §4; parsers
     disagree on which one wins) and NumericDates that are strings, booleans or out of range (PyJWT
     would take "1795951728" or True through int())."""
@@ -100,6 +100,17 @@ def _check_shape(raw: str) -> None:
             or not 0 <= value <= _MAX_NUMERIC_DATE
         ):
             raise InvalidToken(f"The token's {name} is not a date (seconds since 1970, as a number).")
+    return claims
+
+
+def _check_lifetime(claims: dict[str, Any]) -> None:
+    """Refuse a token meant to live longer than JWT_MAX_LIFETIME_SECONDS, whoever signed it: a stolen
+    long-lived token cannot be revoked, so none is accepted."""
+    start = claims.get("iat")
+    if start is None:
+        start = time.time()
+    if claims["exp"] - start > settings.JWT_MAX_LIFETIME_SECONDS:
+        raise InvalidToken(f"The token lives longer than {settings.JWT_MAX_LIFETIME_SECONDS} seconds.")
 
 
 def verify(raw: str) -> dict[str, Any]:
@@ -108,15 +119,19 @@ def verify(raw: str) -> dict[str, Any]:
         raise InvalidToken("The token is too long.")
     try:
         header = jwt.get_unverified_header(raw)
-        _check_shape(raw)
+        unverified = _check_shape(raw)
         key, algorithm = _verification_key(header)
+        # Our own issuer marks a standalone token (HS256 only); any other is Better Auth's, checked
+        # against BETTER_AUTH_ISSUER when that is set. Neither passes for the other.
+        standalone = algorithm == "HS256" and unverified.get("iss") == settings.LOCAL_AUTH_ISSUER
+        issuer = settings.LOCAL_AUTH_ISSUER if standalone else (settings.BETTER_AUTH_ISSUER or None)
         audience = settings.BETTER_AUTH_AUDIENCE or None
         claims = jwt.decode(
             raw,
             key,
             algorithms=[algorithm],
             audience=audience,
-            issuer=settings.BETTER_AUTH_ISSUER or None,
+            issuer=issuer,
             leeway=settings.JWT_LEEWAY_SECONDS,
             options={"require": ["exp", "sub"], "verify_aud": audience is not None},
         )
@@ -124,6 +139,11 @@ def verify(raw: str) -> dict[str, Any]:
         raise TokenExpired() from None
     except (jwt.PyJWTError, ValueError, TypeError, OverflowError, RecursionError) as error:
         raise InvalidToken(f"The token is not valid: {error}") from None
+    if standalone and not settings.LOCAL_AUTH_ENABLED:
+        raise InvalidToken("Tokens of this backend's standalone mode are not accepted: it is off.")
+    if not standalone and claims.get("iss") == settings.LOCAL_AUTH_ISSUER:
+        raise InvalidToken("The token names this backend as its issuer but was not issued by it.")
+    _check_lifetime(claims)
     if not isinstance(claims.get("sub"), str) or not _SUB.fullmatch(claims["sub"]):
         raise InvalidToken("The token's sub is not a valid user id.")
     if claims.get("token_type", "access") != "access":

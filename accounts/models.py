@@ -81,3 +81,22 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.name or self.email
+
+
+class DeletedUser(models.Model):
+    """The id of a user staff deleted: a still-valid token for it must not bring the account back.
+
+    Just-in-time provisioning would otherwise recreate a deleted user, silently, on the next request
+    of a token issued before the deletion. A token naming a deleted id is refused (403
+    account_disabled). Deleting this row in the admin lets the id be provisioned again.
+    """
+
+    id = models.CharField("user id", primary_key=True, max_length=128)
+    deleted_at = models.DateTimeField(default=timezone.now)
+    deleted_by = models.CharField(max_length=128, blank=True, help_text="The staff user who deleted it.")
+
+    class Meta:
+        verbose_name = "deleted user"
+
+    def __str__(self) -> str:
+        return self.id

@@ -8,10 +8,20 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from rest_framework import exceptions
 
-from accounts.models import User
+from accounts.models import DeletedUser, User
+from accounts.refresh import refresh_tokens_revoke_all
 
 logger = logging.getLogger(__name__)
+
+
+class AccountDeleted(exceptions.PermissionDenied):
+    """A token names a user staff deleted (accounts.models.DeletedUser)."""
+
+    default_detail = "This account has been deleted."
+    default_code = "account_disabled"
+
 
 NAME_MAX_LENGTH = User._meta.get_field("name").max_length
 EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length
@@ -51,6 +61,8 @@ def user_sync_from_claims(*, claims: dict[str, Any]) -> User:
     email, name = _claim_email(claims), _claim_name(claims)
     user = User.objects.filter(pk=user_id).first()
     if user is None:
+        if DeletedUser.objects.filter(pk=user_id).exists():
+            raise AccountDeleted()
         try:
             with transaction.atomic():
                 return User.objects.create_user(id=user_id, email=email or "", name=name or "")
@@ -97,8 +109,21 @@ def user_register(*, email: str, password: str, name: str = "") -> User:
 
 @transaction.atomic
 def user_set_active(*, user: User, active: bool) -> User:
-    """Deactivate or reactivate a user; a deactivated user's tokens are refused at once."""
+    """Deactivate or reactivate a user; a deactivated user's tokens are refused at once, and their
+    refresh tokens are spent (reactivation does not bring them back)."""
     if user.is_active != active:
         user.is_active = active
         user.save(update_fields=["is_active"])
+    if not active:
+        refresh_tokens_revoke_all(user=user)
     return user
+
+
+@transaction.atomic
+def user_delete(*, user: User, deleted_by: User | None = None) -> None:
+    """Delete a user and their tasks, and keep their id as a tombstone so that a token issued before
+    the deletion cannot provision the account again."""
+    DeletedUser.objects.update_or_create(
+        pk=user.pk, defaults={"deleted_by": deleted_by.pk if deleted_by is not None else ""}
+    )
+    user.delete()

@@ -9,6 +9,7 @@ from calendar import month_name, monthrange
 from collections import defaultdict
 from datetime import timedelta
 from functools import cached_property
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
@@ -517,7 +518,8 @@ class TagAdmin(admin.ModelAdmin):
 
     @admin.display(description="tasks")
     def task_count(self, tag: Tag):
-        url = reverse("admin:tasks_task_changelist") + f"?owner={tag.user_id}&tag={tag.key}"
+        # Tag names are user data: "a&b", "#x" or "100%" must arrive as typed, not cut the query.
+        url = reverse("admin:tasks_task_changelist") + "?" + urlencode({"owner": tag.user_id, "tag": tag.key})
         return format_html('<a href="{}">{}</a>', url, tag.task_count)
 
     def delete_model(self, request, obj):

@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "tasks",
     "web",
     "axes",
+    "rest_framework_simplejwt.token_blacklist",
 ]
 
 # The browser middleware (core.middleware.Browser*) is Django's own, skipped for /api/ requests:
@@ -228,6 +229,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15)
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_RESET_ON_SUCCESS = True
 AXES_ONLY_ADMIN_SITE = True
+# Counts only the admin's failures too (AXES_ONLY_ADMIN_SITE alone still counted /login's).
+AXES_HANDLER = "accounts.axes_handler.AdminOnlyAxesHandler"
 AXES_USERNAME_CALLABLE = "accounts.admin.admin_login_key"
 AXES_CLIENT_IP_CALLABLE = "todo_project.throttling.client_address"
 AXES_LOCKOUT_TEMPLATE = "admin/login_locked_out.html"
@@ -250,8 +253,26 @@ JWT_LEEWAY_SECONDS = env_int("JWT_LEEWAY_SECONDS", 30)
 # How long a process may trust the user row a token named (accounts/user_cache.py); 0 reads it on
 # every request. A change to the user reaches every process at once through Redis when it is set.
 AUTH_USER_CACHE_SECONDS = env_int("AUTH_USER_CACHE_SECONDS", 5)
-# Standalone mode: this backend registers users and issues the same tokens itself.
-LOCAL_AUTH_ENABLED = env_bool("LOCAL_AUTH_ENABLED", True)
+# Any Bearer token living longer than this (exp - iat, or exp - now without iat) is refused.
+JWT_MAX_LIFETIME_SECONDS = env_int("JWT_MAX_LIFETIME_SECONDS", 86400)
+# Standalone mode: this backend registers users and issues tokens itself. On by default only with
+# debug on; a production deployment opts in.
+LOCAL_AUTH_ENABLED = env_bool("LOCAL_AUTH_ENABLED", DEBUG)
+# The `iss` of the tokens this backend issues (standalone mode). Never Better Auth's: a token is taken
+# as a standalone token only with this issuer, and a token with it only as a standalone token. The
+# default is a URN on the site's first host name, which no Better Auth origin can equal.
+_site_hosts = [host.lstrip(".") for host in ALLOWED_HOSTS if host.lstrip(".") not in {"", "*"}]
+_site_host = _site_hosts[0] if _site_hosts else "localhost"
+LOCAL_AUTH_ISSUER = os.environ.get("LOCAL_AUTH_ISSUER", "").strip() or f"urn:todo-backend:{_site_host}"
+if BETTER_AUTH_ISSUER and LOCAL_AUTH_ISSUER == BETTER_AUTH_ISSUER:
+    raise ImproperlyConfigured(
+        "LOCAL_AUTH_ISSUER must differ from BETTER_AUTH_ISSUER: "
+        "standalone tokens must never pass as Better Auth's."
+    )
+# Sign-in attempts per account (any address) before /api/auth/token/ and /login slow down; see
+# accounts/login_throttle.py.
+LOGIN_ACCOUNT_FAILURE_LIMIT = env_int("LOGIN_ACCOUNT_FAILURE_LIMIT", 5)
+LOGIN_ACCOUNT_BACKOFF_MAX_SECONDS = env_int("LOGIN_ACCOUNT_BACKOFF_MAX_SECONDS", 900)
 # The Better Auth frontend's address, e.g. https://app.example.com: with LOCAL_AUTH_ENABLED=false the
 # pages this server renders (web/) say that sign-in happens there and link to it.
 FRONTEND_URL = os.environ.get("FRONTEND_URL", "").strip()
@@ -283,6 +304,11 @@ SIMPLE_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(seconds=REFRESH_TOKEN_LIFETIME_SECONDS),
     "LEEWAY": JWT_LEEWAY_SECONDS,
     "UPDATE_LAST_LOGIN": False,
+    # Standalone refresh tokens are rotated on every refresh and the spent one blacklisted (SimpleJWT's
+    # token_blacklist app); accounts/refresh.py does it, with reuse detection, since SimpleJWT's own
+    # views are not routed. These say the same for anything of SimpleJWT's that reads them.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
 
 # --- REST API -----------------------------------------------------------------------------------

@@ -4,22 +4,22 @@ import os
 
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from todo_project import health
 from todo_project.api import ApiRouteNotFound
+from todo_project.schema import CachedSchemaView, DocsView
 
 ADMIN_PATH = os.environ.get("DJANGO_ADMIN_PATH", "admin/").strip("/") + "/"
 
 api_patterns = [
     re_path(
         r"^schema/?$",
-        SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]),
+        CachedSchemaView.as_view(authentication_classes=[], permission_classes=[]),
         name="schema",
     ),
     re_path(
         r"^docs/?$",
-        SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[], permission_classes=[]),
+        DocsView.as_view(url_name="schema", authentication_classes=[], permission_classes=[]),
         name="docs",
     ),
     path("", include("accounts.api.urls")),

@@ -5,8 +5,10 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import password_validators_help_text_html
 from django.core.exceptions import ValidationError
 
+from accounts import login_throttle
 from accounts.models import User
 from accounts.services import user_register
+from todo_project.throttling import client_address
 
 
 class SignInForm(AuthenticationForm):
@@ -17,6 +19,30 @@ class SignInForm(AuthenticationForm):
         # The same words as the API's 401 invalid_credentials, and no hint of which one was wrong.
         "invalid_login": "Wrong email or password.",
     }
+
+    throttle_wait: int | None = None
+
+    def clean(self):
+        """Django's check of the password, behind the per-account sign-in throttle (the API's)."""
+        login = self.cleaned_data.get("username") or ""
+        if not login or not self.cleaned_data.get("password"):
+            return super().clean()  # a field is missing: nothing was tried, nothing to count
+        account = login_throttle.account_key(login=login)
+        address = client_address(self.request) if self.request is not None else ""
+        self.throttle_wait = login_throttle.sign_in_wait(account=account, address=address)
+        if self.throttle_wait is not None:
+            raise ValidationError(
+                f"Too many failed sign-ins for this account. Try again in {self.throttle_wait} seconds.",
+                code="account_throttled",
+            )
+        try:
+            cleaned = super().clean()
+        except ValidationError:
+            login_throttle.sign_in_failed(account=account, address=address)
+            raise
+        if self.user_cache is not None:
+            login_throttle.sign_in_succeeded(account=account, address=address)
+        return cleaned
 
     def confirm_login_allowed(self, user):
         super().confirm_login_allowed(user)

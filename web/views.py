@@ -125,6 +125,13 @@ class SignInView(LoginView):
             return _throttled(request, self.template_name, self.get_form_class()(request), wait)
         return super().post(request, *args, **kwargs)
 
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.throttle_wait is not None:  # the account's failures (accounts.login_throttle)
+            response.status_code = 429
+            response["Retry-After"] = str(form.throttle_wait)
+        return response
+
 
 @sensitive_post_parameters("password1", "password2")
 @csrf_protect
@@ -221,6 +228,7 @@ def session_token(request: HttpRequest) -> HttpResponse:
         name=user.name,
         created_at=user.date_joined,
         lifetime=timedelta(seconds=lifetime),
+        standalone=True,
     )
     body = {
         "token": str(token),

@@ -20,6 +20,16 @@ class RefreshInputSerializer(serializers.Serializer):
     refresh = serializers.CharField(max_length=8192)
 
 
+class RevokeInputSerializer(serializers.Serializer):
+    refresh = serializers.CharField(max_length=8192, required=False)
+    all = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, attrs):
+        if not attrs.get("all") and "refresh" not in attrs:
+            raise serializers.ValidationError({"refresh": ["This field is required."]})
+        return attrs
+
+
 class TokenUserSerializer(serializers.Serializer):
     id = serializers.CharField()
     email = serializers.EmailField()
@@ -34,8 +44,9 @@ class TokenPairSerializer(serializers.Serializer):
     user = TokenUserSerializer()
 
 
-class AccessTokenSerializer(serializers.Serializer):
+class RefreshedPairSerializer(serializers.Serializer):
     access = serializers.CharField()
+    refresh = serializers.CharField(help_text="The next refresh token; the one sent is spent.")
     expires_in = serializers.IntegerField()
 
 

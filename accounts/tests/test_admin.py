@@ -234,3 +234,49 @@ def test_admin_lockout_does_not_touch_the_api_login(client, api_client, staff_ac
     )
     assert response.status_code == 200
     assert "access" in response.json()
+
+
+# --- Deleting a user (issue 12): a tombstone refuses their still-valid tokens -------------------------
+def test_a_deleted_users_token_does_not_bring_the_account_back(admin_client, api_client, make_token):
+    from accounts.models import DeletedUser
+    from accounts.tests.helpers import assert_problem, me
+
+    victim = UserFactory(id="gone-user")
+    TaskFactory(user=victim)
+    token = make_token("gone-user")
+    assert me(api_client, f"Bearer {token}").status_code == 200
+    page = admin_client.post(f"{USERS}gone-user/delete/", {"post": "yes"})
+    assert page.status_code == 302
+    assert not User.objects.filter(pk="gone-user").exists()
+    assert DeletedUser.objects.get(pk="gone-user").deleted_by
+    body = assert_problem(me(api_client, f"Bearer {token}"), 403, "account_disabled")
+    assert "deleted" in body["detail"]
+    assert not User.objects.filter(pk="gone-user").exists()
+
+
+def test_users_deleted_by_the_list_action_are_tombstoned_too(admin_client, api_client, make_token):
+    from accounts.tests.helpers import assert_problem, me
+
+    UserFactory(id="gone-a")
+    UserFactory(id="gone-b")
+    page = admin_client.post(
+        USERS, {"action": "delete_selected", "_selected_action": ["gone-a", "gone-b"], "post": "yes"}
+    )
+    assert page.status_code == 302
+    for user_id in ("gone-a", "gone-b"):
+        assert_problem(me(api_client, f"Bearer {make_token(user_id)}"), 403, "account_disabled")
+    assert not User.objects.filter(pk__in=["gone-a", "gone-b"]).exists()
+
+
+def test_removing_the_tombstone_lets_the_id_be_provisioned_again(admin_client, api_client, make_token):
+    from accounts.models import DeletedUser
+    from accounts.tests.helpers import me
+
+    UserFactory(id="comes-back")
+    admin_client.post(f"{USERS}comes-back/delete/", {"post": "yes"})
+    assert (
+        admin_client.post("/admin/accounts/deleteduser/comes-back/delete/", {"post": "yes"}).status_code
+        == 302
+    )
+    assert not DeletedUser.objects.exists()
+    assert me(api_client, f"Bearer {make_token('comes-back')}").status_code == 200

@@ -63,7 +63,9 @@ def test_registered_access_token_has_better_auths_shape(api_client, settings):
         "name",
         "createdAt",
         "updatedAt",
+        "iss",
     }
+    assert claims["iss"] == settings.LOCAL_AUTH_ISSUER
     assert (claims["sub"], claims["id"], claims["email"], claims["name"]) == (
         user_id,
         user_id,
@@ -81,12 +83,14 @@ def test_registered_tokens_are_accepted_by_the_api(api_client):
     assert response.json()["id"] == body["user"]["id"]
 
 
-def test_issued_tokens_carry_the_configured_issuer_and_audience(api_client, settings):
-    settings.BETTER_AUTH_ISSUER = "https://api.example.com"
+def test_issued_tokens_carry_our_own_issuer_and_the_configured_audience(api_client, settings):
+    settings.BETTER_AUTH_ISSUER = "https://app.example.com"
+    settings.LOCAL_AUTH_ISSUER = "https://api.example.com"
     settings.BETTER_AUTH_AUDIENCE = ["https://app.example.com", "https://admin.example.com"]
     body = register(api_client).json()
     claims = decode(body["access"], settings)
     assert claims["iss"] == "https://api.example.com"
+    assert decode(body["refresh"], settings)["iss"] == "https://api.example.com"
     assert claims["aud"] == "https://app.example.com"
     assert me(api_client, f"Bearer {body['access']}").status_code == 200
     assert api_client.post(REFRESH, {"refresh": body["refresh"]}, format="json").status_code == 200
@@ -183,7 +187,8 @@ def test_refresh_returns_a_new_working_access_token(api_client, settings):
     response = api_client.post(REFRESH, {"refresh": body["refresh"]}, format="json")
     assert response.status_code == 200
     refreshed = response.json()
-    assert set(refreshed) == {"access", "expires_in"}
+    assert set(refreshed) == {"access", "refresh", "expires_in"}
+    assert refreshed["refresh"] != body["refresh"]
     assert refreshed["expires_in"] == settings.ACCESS_TOKEN_LIFETIME_SECONDS
     assert me(api_client, f"Bearer {refreshed['access']}").json()["id"] == body["user"]["id"]
 

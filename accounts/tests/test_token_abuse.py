@@ -303,6 +303,10 @@ NUMERIC_DATES = [
     claim("negative-iat", iat=-1),
     claim("iat-before-1970-by-30000-years", iat=-(10**12)),
     claim("negative-nbf", nbf=-1),
+    # Longer than JWT_MAX_LIFETIME_SECONDS (a day): exp - iat, or exp - now without iat.
+    claim("iat-zero-a-lifetime-of-decades", iat=0),
+    claim("exp-a-year-ahead", exp=lambda: now() + 365 * 86400),
+    claim("exp-a-year-ahead-without-iat", iat=..., exp=lambda: now() + 365 * 86400),
 ]
 
 # Unicode that looks like, or normalizes to, the victim's id.
@@ -366,7 +370,7 @@ SHARED_SECRET_CONTROLS = [
     bearer("hand-written-json-without-duplicates", lambda f: f.hs_raw()),
     bearer("kid-is-irrelevant-to-hs256", lambda f: f.hs(kid="../../../../../../dev/null")),
     bearer("exp-as-a-float", lambda f: f.hs_raw(exp=..., extra=f',"exp":{now() + 900}.5')),
-    bearer("iat-zero", lambda f: f.hs(better_auth_claims(VICTIM, iat=0))),
+    bearer("iat-an-hour-ago", lambda f: f.hs(better_auth_claims(VICTIM, iat=now() - 3600))),
     Abuse("two-spaces-after-scheme", lambda f: f"Bearer  {f.hs()}"),
     Abuse("spaces-and-tabs-at-the-ends", lambda f: f" \tBearer {f.hs()}\t "),
 ]

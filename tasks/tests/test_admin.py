@@ -371,3 +371,26 @@ def test_deleting_a_tag_keeps_its_tasks_and_moves_their_version(admin_client, bo
     task.refresh_from_db()
     assert list(task.tags.all()) == []
     assert task.version == 2
+
+
+# --- Links built from user data (issue 12) --------------------------------------------------------
+def test_tag_links_carry_the_name_url_encoded(admin_client, alice):
+    task = TaskFactory(user=alice, tags=["a&owner=x #1 100%"])
+    TaskFactory(user=alice, tags=["plain"])
+    page = admin_client.get(TAGS).content.decode()
+    links = re.findall(r'href="(/admin/tasks/task/\?[^"]+)"', page)
+    encoded = [link for link in links if "100%25" in link]
+    assert len(encoded) == 1, links
+    assert "tag=a%26owner%3Dx+%231+100%25" in encoded[0].replace("&amp;", "&")
+    listed = admin_client.get(encoded[0].replace("&amp;", "&"))
+    assert listed.status_code == 200
+    assert titles(listed) == {task.title}
+
+
+def test_user_links_to_their_tasks_are_url_encoded(admin_client):
+    from accounts.models import User
+
+    odd = User.objects.create_user(id="a.b~c-d_e", email="odd@example.com")
+    TaskFactory(user=odd)
+    page = admin_client.get(f"/admin/accounts/user/{odd.pk}/change/").content.decode()
+    assert "/admin/tasks/task/?owner=a.b~c-d_e" in page

@@ -173,3 +173,41 @@ def test_docs_ui_is_served_without_any_cdn(api_client, url):
     scripts = re.findall(r'<script[^>]+src="([^"]+)"', html)
     assert scripts
     assert all(src.startswith("/") and not src.startswith("//") for src in scripts), scripts
+
+
+# --- Served once per process, docs under a CSP (issue 12) ------------------------------------------
+def test_the_schema_is_generated_once_per_process(api_client, monkeypatch):
+    from drf_spectacular.generators import SchemaGenerator
+
+    from todo_project.schema import CachedSchemaView
+
+    CachedSchemaView._schemas.clear()
+    calls = []
+    original = SchemaGenerator.get_schema
+
+    def counting(self, *args, **kwargs):
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SchemaGenerator, "get_schema", counting)
+    first = api_client.get("/api/schema/", {"format": "json"})
+    second = api_client.get("/api/schema", {"format": "json"})
+    yaml = api_client.get("/api/schema/")
+    assert first.status_code == second.status_code == yaml.status_code == 200
+    assert first.json() == second.json()
+    assert len(calls) == 1
+
+
+def test_the_docs_page_sends_a_content_security_policy_without_inline_scripts(api_client):
+    page = api_client.get("/api/docs/")
+    assert page.status_code == 200
+    policy = page["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    assert "frame-ancestors 'none'" in policy
+    html = page.content.decode()
+    assert "<script>" not in html  # every script has a src on this origin
+    script = api_client.get("/api/docs/", {"script": ""})
+    assert script.status_code == 200
+    assert script["Content-Type"].startswith("application/javascript")
+    assert "SwaggerUIBundle" in script.content.decode()

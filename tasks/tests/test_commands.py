@@ -566,3 +566,41 @@ def test_import_refuses_a_title_with_control_characters_and_writes_nothing(tmp_p
     with pytest.raises(CommandError, match="line 2"):
         call_command("import_tasks", str(path))
     assert not Task.objects.filter(user=user).exists()
+
+
+# --- CSV formula injection (issue 12) -----------------------------------------------------------------
+FORMULAS = ['=HYPERLINK("https://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\tTab", "'quoted", "''two"]
+
+
+def test_csv_export_neutralises_cells_a_spreadsheet_would_run(db, tmp_path):
+    import csv
+
+    user = UserFactory(id="-dash-user")
+    for title in FORMULAS:
+        TaskFactory(user=user, title=title, description="=cmd|' /C calc'!A0", tags=["@tag"])
+    path = tmp_path / "tasks.csv"
+    run("export_tasks", output=str(path))
+    with open(path, newline="", encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == len(FORMULAS)
+    for row in rows:
+        for column, cell in row.items():
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), (column, cell)
+    assert {row["title"] for row in rows} == {"'" + title for title in FORMULAS}
+    assert {row["user_id"] for row in rows} == {"'-dash-user"}
+
+
+def test_neutralised_csv_cells_round_trip_exactly(db, tmp_path):
+    user = UserFactory(id="-dash-user")
+    titles = [title for title in FORMULAS if not title.startswith("\t")]  # titles are trimmed anyway
+    for title in titles:
+        TaskFactory(user=user, title=title, description="-minus", tags=["=tag"])
+    TaskFactory(user=user, title="plain", description="")
+    before = snapshot()
+    path = tmp_path / "tasks.csv"
+    run("export_tasks", output=str(path))
+    Task.objects.all().delete()
+    Tag.objects.all().delete()
+    out, _ = run("import_tasks", str(path))
+    assert f"Imported {len(titles) + 1} task(s)" in out
+    assert snapshot() == before

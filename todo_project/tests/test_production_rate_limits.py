@@ -10,6 +10,7 @@ import pytest
 import redis
 from rest_framework.test import APIClient
 
+from todo_project import throttling
 from todo_project.tests.deploy_support import (
     bearer,
     free_port,
@@ -17,7 +18,6 @@ from todo_project.tests.deploy_support import (
     migrated_sqlite_url,
     production_env,
 )
-from todo_project import throttling
 from todo_project.throttling import allowance_batch, parse_rate, take_slot
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -17,6 +17,8 @@ PRODUCTION = {
     "DJANGO_SECURE_HSTS_PRELOAD": "true",
     "DJANGO_CSRF_TRUSTED_ORIGINS": "https://api.example.com",
     "CORS_ALLOWED_ORIGINS": "https://app.example.com",
+    "BETTER_AUTH_ISSUER": "https://app.example.com",
+    "BETTER_AUTH_AUDIENCE": "https://api.example.com",
 }
 
 
@@ -50,6 +52,16 @@ def test_check_deploy_names_what_is_missing_without_https_settings():
     assert result.returncode != 0
     assert "security.W004" in result.stderr  # HSTS
     assert "security.W008" in result.stderr  # SSL redirect
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("unset", ["BETTER_AUTH_ISSUER", "BETTER_AUTH_AUDIENCE"])
+def test_check_deploy_warns_when_better_auths_issuer_or_audience_is_unset(unset):
+    env = production_env(**{**PRODUCTION, unset: ""})
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode != 0
+    assert unset in result.stderr
+    assert ("accounts.W001" if unset == "BETTER_AUTH_ISSUER" else "accounts.W002") in result.stderr
 
 
 @pytest.mark.slow

@@ -53,7 +53,15 @@ def test_starts_with_a_good_configuration():
         ({"BETTER_AUTH_SECRET": "s" * 31}, "BETTER_AUTH_SECRET"),
         ({"BETTER_AUTH_SECRET": "better-auth-secret-12345678901234567890"}, "BETTER_AUTH_SECRET"),
         # A JWKS URL alone is not enough while standalone mode still signs with the secret.
-        ({"BETTER_AUTH_SECRET": "", "BETTER_AUTH_JWKS_URL": JWKS_URL}, "BETTER_AUTH_SECRET"),
+        (
+            {"BETTER_AUTH_SECRET": "", "BETTER_AUTH_JWKS_URL": JWKS_URL, "LOCAL_AUTH_ENABLED": "true"},
+            "BETTER_AUTH_SECRET",
+        ),
+        # Our own issuer must never be Better Auth's.
+        (
+            {"BETTER_AUTH_ISSUER": "https://app.example.com", "LOCAL_AUTH_ISSUER": "https://app.example.com"},
+            "LOCAL_AUTH_ISSUER",
+        ),
     ],
     ids=[
         "no-secret-key",
@@ -63,6 +71,7 @@ def test_starts_with_a_good_configuration():
         "short-secret",
         "public-fallback",
         "jwks-with-standalone-mode",
+        "same-issuer",
     ],
 )
 def test_refuses_to_start_naming_the_variable(variables, named):
@@ -84,3 +93,42 @@ def test_debug_mode_starts_with_nothing_set():
     # `make run`: a clearly-marked development secret, never used with debug off.
     result = manage_check(DJANGO_DEBUG="true", DJANGO_SECRET_KEY=None, BETTER_AUTH_SECRET=None)
     assert result.returncode == 0, result.stderr
+
+
+def _setting(name: str, **variables: str | None) -> str:
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "PYTHONDONTWRITEBYTECODE": "1"}
+    env.update(GOOD_ENV)
+    for key, value in variables.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    code = f"import django; django.setup(); from django.conf import settings; print(settings.{name})"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=BASE_DIR,
+        env={**env, "DJANGO_SETTINGS_MODULE": "todo_project.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(("debug", "expected"), [("false", "False"), ("true", "True")])
+def test_standalone_mode_is_on_by_default_only_with_debug_on(debug, expected):
+    assert _setting("LOCAL_AUTH_ENABLED", DJANGO_DEBUG=debug, LOCAL_AUTH_ENABLED=None) == expected
+
+
+def test_a_production_deployment_can_opt_in_to_standalone_mode():
+    assert _setting("LOCAL_AUTH_ENABLED", LOCAL_AUTH_ENABLED="true") == "True"
+
+
+def test_our_issuer_defaults_to_one_derived_from_the_site():
+    issuer = _setting("LOCAL_AUTH_ISSUER", DJANGO_ALLOWED_HOSTS=".api.example.com,localhost")
+    assert issuer == "urn:todo-backend:api.example.com"
+    assert (
+        _setting("LOCAL_AUTH_ISSUER", LOCAL_AUTH_ISSUER="https://api.example.com")
+        == "https://api.example.com"
+    )

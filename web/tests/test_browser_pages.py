@@ -330,9 +330,13 @@ def focus_is_visible(page) -> bool:
 def test_the_keyboard_alone_is_enough(page, site):
     User.objects.create_user(email="kim@example.com", password=PASSWORD)
     page.goto("/login")
-    # The email field has focus; type, tab to the password, press Enter.
+    # The email field has focus (autofocus: wait for it to land, typing earlier loses keys);
+    # type, tab to the password, press Enter.
+    expect(page.get_by_label("Email")).to_be_focused()
     page.keyboard.type("kim@example.com")
+    expect(page.get_by_label("Email")).to_have_value("kim@example.com")
     page.keyboard.press("Tab")
+    expect(page.get_by_label("Password")).to_be_focused()
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/$"))
@@ -343,10 +347,12 @@ def test_the_keyboard_alone_is_enough(page, site):
     tab_until(page, "el.id === 'add-title'")
     assert focus_is_visible(page)
     page.keyboard.type("Typed without a mouse")
+    expect(page.locator("#add-title")).to_have_value("Typed without a mouse")
     page.keyboard.press("Enter")
     item = task_item(page, "Typed without a mouse")
     expect(item).to_be_visible()
     expect(page.locator("#add-title")).to_be_focused()
+    wait_for_list(page)
 
     tab_until(page, "el.classList.contains('task-done')")
     assert focus_is_visible(page)
@@ -360,6 +366,7 @@ def test_the_keyboard_alone_is_enough(page, site):
     expect(title).to_be_focused()
     page.keyboard.press("End")
     page.keyboard.type(", edited")
+    expect(title).to_have_value("Typed without a mouse, edited")
     page.keyboard.press("Enter")
     expect(task_item(page, "Typed without a mouse, edited")).to_be_visible()
 
@@ -443,12 +450,19 @@ def test_the_page_stays_fast_and_still_with_500_tasks(page, site):
     )
     expect(page.locator("#list-summary")).to_have_text("Showing 100 of 500 tasks.")
     first_page_ms = page.evaluate("() => performance.now()")
-    page.wait_for_timeout(300)  # let anything that would still move, move
+    # Let anything that would still move, move: web fonts loaded and two frames painted since.
+    page.evaluate(
+        "() => document.fonts.ready.then(() => new Promise((done) =>"
+        " requestAnimationFrame(() => requestAnimationFrame(done))))"
+    )
     loading_shift = page.evaluate("() => window.__shift")
     started = time.perf_counter()
-    while page.locator("#load-more").is_visible():
+    for shown in (200, 300, 400, 500):
+        # Each click waits for the button (visible, enabled), then for the page it asked for.
         page.locator("#load-more").click()
+        expect(page.locator("li.task")).to_have_count(shown)
         wait_for_list(page)
+    expect(page.locator("#load-more")).to_be_hidden()
     all_loaded_s = time.perf_counter() - started
     expect(page.locator("#list-summary")).to_have_text("Showing 500 of 500 tasks.")
     assert page.locator("li.task").count() == 500
@@ -486,3 +500,17 @@ def test_the_page_stays_fast_and_still_with_500_tasks(page, site):
     assert search_s < 5 and toggle_s < 5, numbers
     assert max(render_ms) < 1000, numbers  # building 100 rows in the page itself (~20 ms when idle)
     assert loading_shift < 0.01, numbers  # nothing jumps while the tasks arrive
+
+
+# --- The API docs under their Content-Security-Policy ----------------------------------------------
+def test_the_api_docs_render_under_their_content_security_policy(page, site):
+    violations = []
+    page.on(
+        "console",
+        lambda message: violations.append(message.text) if "Content Security" in message.text else None,
+    )
+    response = page.goto("/api/docs/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Todo API")
+    expect(page.locator(".opblock-summary-path", has_text="/api/auth/token/revoke/").first).to_be_visible()
+    assert violations == []  # and the page fixture fails on any console error besides

@@ -26,6 +26,11 @@ class Command(BaseCommand):
             raise CommandError("USER_ID must be 1 to 128 characters of A-Z a-z 0-9 . _ ~ -")
         if ttl <= 0:
             raise CommandError("--ttl must be a positive number of seconds.")
+        if ttl > settings.JWT_MAX_LIFETIME_SECONDS:
+            # The API refuses such a token (JWT_MAX_LIFETIME_SECONDS); printing one would only mislead.
+            raise CommandError(
+                f"--ttl must be at most JWT_MAX_LIFETIME_SECONDS ({settings.JWT_MAX_LIFETIME_SECONDS})."
+            )
         if not settings.BETTER_AUTH_SECRET:
             raise CommandError("BETTER_AUTH_SECRET is not set; there is no key to sign with.")
         user = User.objects.filter(pk=user_id).first()

@@ -64,6 +64,24 @@ def task_record(task: Task) -> dict:
     }
 
 
+# A spreadsheet opening the CSV runs a cell starting with one of these as a formula (formula
+# injection: a title "=HYPERLINK(...)" would become a live link, or worse). Such a cell is written
+# with a leading apostrophe, which spreadsheets show as text; a cell that already starts with one
+# gets another, so that import_tasks can remove exactly one and the round trip stays lossless.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def csv_cell(value):
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_value(cell):
+    """The value csv_cell wrote `cell` for."""
+    return cell[1:] if isinstance(cell, str) and cell.startswith("'") else cell
+
+
 class Writer:
     def __init__(self, stream, file_format: str):
         self.stream, self.format = stream, file_format
@@ -84,7 +102,7 @@ class Writer:
                 value = "true" if value else "false"
             elif value is None:
                 value = ""
-            cells.append(value)
+            cells.append(csv_cell(value))
         self.csv.writerow(cells)
 
 
@@ -200,4 +218,4 @@ def read_records(stream: io.TextIOBase, file_format: str) -> Iterator[tuple[int,
         if None in record:  # more cells than the header has columns
             yield reader.line_num, BadRow("more cells than columns.")
             continue
-        yield reader.line_num, record
+        yield reader.line_num, {key: csv_value(value) for key, value in record.items()}
