@@ -82,6 +82,13 @@ class Dialect:
     def to_datetime(self, value: Any) -> datetime | None:
         return value
 
+    def id_list(self, subquery: str) -> str:
+        """An expression: the ids a one-column subquery selects, as one value (see `to_ids`)."""
+        return f"ARRAY({subquery})"
+
+    def to_ids(self, value: Any) -> list[int]:
+        return list(value or [])
+
 
 class SQLiteDialect(Dialect):
     vendor = "sqlite"
@@ -111,6 +118,12 @@ class SQLiteDialect(Dialect):
             "created_at": to_datetime(row[9]),
             "updated_at": to_datetime(row[10]),
         }
+
+    def id_list(self, subquery: str) -> str:
+        return f"(SELECT json_group_array(id) FROM ({subquery}))"  # noqa: S608
+
+    def to_ids(self, value: Any) -> list[int]:
+        return orjson.loads(value) if value else []
 
     def to_datetime(self, value: Any) -> datetime | None:
         # Django stores datetimes in SQLite as naive UTC text, and its converters give naive
