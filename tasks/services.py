@@ -105,20 +105,22 @@ def task_create(
     due_date: datetime | None = None,
     tags: Iterable[str] = (),
 ) -> Task:
-    """A new task with its tags: one statement without tags; with tags, one transaction of two
-    statements on PostgreSQL (the task; its tags and links), three on SQLite."""
+    """A new task with its tags: one statement on PostgreSQL; on SQLite, one per part, in a
+    transaction when there are tags."""
     values = {"title": title, "description": description, "completed": completed}
     values |= {"priority": priority, "due_date": due_date}
     names = merge_tag_names(tags)
+    several_statements = bool(names) and connection.vendor != "postgresql"
     # A single statement needs no transaction of its own (a BEGIN and a COMMIT are round trips too).
-    with transaction.atomic(savepoint=False) if names else nullcontext():
-        task = task_from_row(sql.task_insert_row(user_id=user.pk, values=values, now=timezone.now()))
-        if names:
-            rows = sql.tags_upsert(
-                user_id=user.pk, names=names, keys=[tag_key(n) for n in names], link_task_id=task.pk
-            )
-            task.tag_names = [name for _, name, _ in rows]  # each tag's stored (first) spelling
-    return task
+    with transaction.atomic(savepoint=False) if several_statements else nullcontext():
+        row = sql.task_insert_row(
+            user_id=user.pk,
+            values=values,
+            now=timezone.now(),
+            tag_names=names,
+            tag_keys=[tag_key(name) for name in names],
+        )
+    return task_from_row(row)
 
 
 def _unwritten(*, user: User, task_id: int, versions: Sequence[int] | None) -> Task:

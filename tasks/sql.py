@@ -250,8 +250,14 @@ def task_toggle_row(
     return fetch_one(sql, [stamp, stamp, task_id, user_id, *(versions or [])])
 
 
-def task_insert_row(*, user_id: str, values: dict[str, Any], now: datetime) -> tuple:
-    """Insert a task (no tags yet) and return its row, tag names included (none)."""
+def task_insert_row(
+    *, user_id: str, values: dict[str, Any], now: datetime, tag_names: Sequence[str] = (), tag_keys=()
+) -> tuple:
+    """Insert a task with its tags (created where missing) and return its row, tag names included.
+
+    One statement on PostgreSQL (a data-modifying WITH: the task, the tags, the links); on SQLite,
+    which has none, one per part, so the caller holds a transaction around it when there are tags.
+    """
     d = dialect()
     completed = values.get("completed", False)
     row = {
@@ -266,11 +272,35 @@ def task_insert_row(*, user_id: str, values: dict[str, Any], now: datetime) -> t
         "created_at": d.datetime_param(now),
         "updated_at": d.datetime_param(now),
     }
+    insert = f"INSERT INTO {TASK} ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))})"  # noqa: S608
+    if not tag_names:
+        return fetch_one(f"{insert} RETURNING {d.task_columns(TASK)}", row.values())
+    if d.vendor == "postgresql":
+        upsert, upsert_params = _tags_upsert_sql(user_id, tag_names, tag_keys)
+        columns = ", ".join(f"w.{column}" for column in COLUMNS)
+        sql = (
+            f"WITH w AS ({insert} RETURNING {', '.join(COLUMNS)}), g AS ({upsert}), "  # noqa: S608
+            f"l AS (INSERT INTO {LINK} (task_id, tag_id) SELECT w.id, g.id FROM w, g) "
+            f"SELECT {columns}, "
+            'ARRAY(SELECT g.name FROM g ORDER BY g.key COLLATE "C", g.name COLLATE "C") FROM w'
+        )
+        return fetch_one(sql, [*row.values(), *upsert_params])
+    task = fetch_one(f"{insert} RETURNING {d.task_columns(TASK)}", row.values())
+    tags = tags_upsert(user_id=user_id, names=tag_names, keys=tag_keys, link_task_id=task[0])
+    names = sorted((key, name) for _, name, key in tags)
+    return (*task[:11], orjson.dumps([name for _, name in names]).decode())
+
+
+def _tags_upsert_sql(user_id: str, names: Sequence[str], keys: Sequence[str]) -> tuple[str, list[Any]]:
+    values = ", ".join(["(%s, %s, %s)"] * len(names))
+    params: list[Any] = []
+    for name, key in zip(names, keys, strict=True):
+        params += [user_id, name, key]
     sql = (
-        f"INSERT INTO {TASK} ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))}) "  # noqa: S608
-        f"RETURNING {d.task_columns(TASK)}"
+        f"INSERT INTO {TAG} (user_id, name, key) VALUES {values} "  # noqa: S608
+        "ON CONFLICT (user_id, key) DO UPDATE SET key = EXCLUDED.key RETURNING id, name, key"
     )
-    return fetch_one(sql, row.values())
+    return sql, params
 
 
 def tags_upsert(
@@ -283,14 +313,7 @@ def tags_upsert(
     An existing tag keeps the spelling the user first gave it. ON CONFLICT makes it safe when two
     requests of the same user create the same tag at once.
     """
-    values = ", ".join(["(%s, %s, %s)"] * len(names))
-    params: list[Any] = []
-    for name, key in zip(names, keys, strict=True):
-        params += [user_id, name, key]
-    upsert = (
-        f"INSERT INTO {TAG} (user_id, name, key) VALUES {values} "  # noqa: S608
-        "ON CONFLICT (user_id, key) DO UPDATE SET key = EXCLUDED.key RETURNING id, name, key"
-    )
+    upsert, params = _tags_upsert_sql(user_id, names, keys)
     if link_task_id is None:
         return fetch_all(upsert, params)
     if dialect().vendor == "postgresql":
