@@ -22,6 +22,7 @@ early (slots taken but never used). That is 1 % of the limit per process either 
 the default 600/min. Limits under 200 (the sign-in routes' 20/min) stay exact, a round trip each.
 """
 
+import functools
 import hashlib
 import logging
 import re
@@ -72,6 +73,7 @@ _allowances: dict[str, list] = {}
 _allowance_lock = threading.Lock()
 
 
+@functools.lru_cache(maxsize=64)
 def parse_rate(rate: str) -> tuple[int, int]:
     """`600/min` -> (600, 60); `20/15min` -> (20, 900)."""
     match = _RATE.fullmatch(rate.strip().lower())
