@@ -235,15 +235,16 @@ def request_fingerprint(data: Any) -> str:
     return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def idempotency_key_claim(*, user: User, key: str, fingerprint: str, response: StoredResponse) -> bool:
+def idempotency_key_store(*, user: User, key: str, fingerprint: str, response: StoredResponse) -> None:
     """Store the response of the create just made under (user, key), in the caller's transaction.
 
-    False when a live record (under 24 hours old) holds the key already: the caller must roll back
-    what it did and answer from that record. A concurrent claim of the same key waits on the unique
-    index until the first commits, then gets False.
+    An expired record of the key is replaced. While a live record (under 24 hours old) holds the
+    key, this raises IntegrityError (now, or when the transaction commits): the caller rolls back
+    and answers from that record. Nothing is read back, so on PostgreSQL both statements travel with
+    the COMMIT (core.db.pipeline).
     """
     now = timezone.now()
-    return sql.idempotency_claim(
+    sql.idempotency_store(
         user_id=user.pk,
         key=key,
         fingerprint=fingerprint,

@@ -358,7 +358,7 @@ def task_tag_ids(*, task_id: int) -> dict[str, int]:
 
 
 # --- Idempotency keys -----------------------------------------------------------------------------
-def idempotency_claim(
+def idempotency_store(
     *,
     user_id: str,
     key: str,
@@ -369,21 +369,24 @@ def idempotency_claim(
     etag: str,
     now: datetime,
     expired_before: datetime,
-) -> bool:
-    """Insert the key's record with its response, or take over an expired one; False when a live
-    record holds the key (ON CONFLICT ... WHERE expired: nothing returned)."""
+) -> None:
+    """Insert the key's record, or replace an expired one, in one statement whose result is not
+    read: while a live record holds the key, the conflict's update sets `fingerprint` to NULL, which
+    its NOT NULL constraint refuses, so the statement fails (IntegrityError) and nothing changes."""
     from tasks.models import IdempotencyKey
 
     d = dialect()
     table = IdempotencyKey._meta.db_table
     body_param = "%s::jsonb" if d.vendor == "postgresql" else "%s"
     columns = "user_id, key, fingerprint, status_code, response_body, location, etag, created_at"
-    sql = (
-        f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, {body_param}, %s, %s, %s) "  # noqa: S608
-        "ON CONFLICT (user_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, "
-        "status_code = EXCLUDED.status_code, response_body = EXCLUDED.response_body, "
-        "location = EXCLUDED.location, etag = EXCLUDED.etag, created_at = EXCLUDED.created_at "
-        f"WHERE {table}.created_at < %s RETURNING id"
-    )
     params = [user_id, key, fingerprint, status_code, body, location, etag, d.datetime_param(now)]
-    return fetch_one(sql, [*params, d.datetime_param(expired_before)]) is not None
+    params.append(d.datetime_param(expired_before))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, {body_param}, %s, %s, %s) "  # noqa: S608
+            "ON CONFLICT (user_id, key) DO UPDATE SET "
+            f"fingerprint = CASE WHEN {table}.created_at < %s THEN EXCLUDED.fingerprint ELSE NULL END, "
+            "status_code = EXCLUDED.status_code, response_body = EXCLUDED.response_body, "
+            "location = EXCLUDED.location, etag = EXCLUDED.etag, created_at = EXCLUDED.created_at",
+            params,
+        )
