@@ -240,8 +240,7 @@ def idempotency_key_store(*, user: User, key: str, fingerprint: str, response: S
 
     An expired record of the key is replaced. While a live record (under 24 hours old) holds the
     key, this raises IntegrityError (now, or when the transaction commits): the caller rolls back
-    and answers from that record. Nothing is read back, so on PostgreSQL both statements travel with
-    the COMMIT (core.db.pipeline).
+    and answers from that record.
     """
     now = timezone.now()
     sql.idempotency_store(

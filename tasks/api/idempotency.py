@@ -4,8 +4,9 @@ The task is created first and the key's record (with the response) inserted afte
 transaction. When a live record already holds the key, that insert fails, the transaction is rolled
 back (no task is left behind) and the stored response is replayed, or `422` when the body differs. A
 concurrent request with the same key waits on the key's unique index until the first commits, then
-replays. On PostgreSQL the transaction costs two round trips (core.db.pipeline): BEGIN with the
-task's statement, the key's record with the COMMIT.
+replays. (psycopg's pipeline mode would send BEGIN and COMMIT along with the two statements, but on
+this 2-core machine it cost more CPU than the round trips it saved: 3.7 ms against 1.9-2.3 ms per
+create, measured in-process.)
 """
 
 from typing import Any
@@ -16,7 +17,6 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.db.pipeline import pipelined
 from tasks import services
 from tasks.api.serializers import task_to_dict
 from tasks.models import Task
@@ -31,7 +31,7 @@ def create_once(request: Request, *, key: str, fields: dict[str, Any]) -> Respon
     user = request.user
     fingerprint = services.request_fingerprint(request.data)
     try:
-        with pipelined(), transaction.atomic():
+        with transaction.atomic():
             task = services.task_create(user=user, **fields)
             stored = services.StoredResponse(201, task_to_dict(task), task_location(request, task), task.etag)
             services.idempotency_key_store(user=user, key=key, fingerprint=fingerprint, response=stored)

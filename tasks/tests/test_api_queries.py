@@ -139,8 +139,6 @@ def test_an_idempotent_create_with_tags_takes_at_most_2_queries_on_postgresql(kn
 
     assert response.status_code == 201
     assert len(statements) <= (2 if connection.vendor == "postgresql" else 4), statements
-    # In production (no test transaction around it) the two travel in two round trips with BEGIN
-    # and COMMIT (core.db.pipeline).
 
 
 def test_toggle_takes_1_query_and_a_stale_if_match_2(
