@@ -4,6 +4,7 @@ import hashlib
 import re
 from urllib.parse import urlencode
 
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
@@ -16,6 +17,7 @@ from accounts.models import USER_ID_PATTERN
 from accounts.permissions import IsUrlUser
 from core.etags import if_match_versions, version_etag, weak_match
 from tasks import selectors, services
+from tasks.api import list_pages
 from tasks.api.idempotency import create_once, task_location
 from tasks.api.serializers import (
     BulkResultSerializer,
@@ -29,6 +31,7 @@ from tasks.api.serializers import (
     task_to_dict,
 )
 from tasks.models import Task
+from todo_project.formats import ORJSONRenderer
 from todo_project.schema import AUTHENTICATED, problems
 
 IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,255}")
@@ -108,17 +111,24 @@ class TaskViewSet(viewsets.ViewSet):
         if_none_match = request.headers.get("If-None-Match")
         if if_none_match and weak_match(if_none_match, etag):
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
-        try:
-            page = selectors.task_list(user=request.user, params=params, state=state)
-        except selectors.InvalidCursor as error:
-            raise serializers.ValidationError({"cursor": [str(error)]}) from None
-        headers = {"X-Total-Count": str(page.total), "ETag": etag}
-        if page.next_cursor:
+        key = list_pages.page_key(state, user_id, request.META.get("QUERY_STRING", ""))
+        rendered = list_pages.get(key)
+        if rendered is None:
+            try:
+                page = selectors.task_list(user=request.user, params=params, state=state)
+            except selectors.InvalidCursor as error:
+                raise serializers.ValidationError({"cursor": [str(error)]}) from None
+            rendered = list_pages.RenderedPage(
+                ORJSONRenderer().render(page.tasks), page.total, page.next_cursor
+            )
+            list_pages.put(key, rendered)
+        headers = {"X-Total-Count": str(rendered.total), "ETag": etag}
+        if rendered.next_cursor:
             query = request.query_params.copy()
-            query["cursor"] = page.next_cursor
+            query["cursor"] = rendered.next_cursor
             next_url = request.build_absolute_uri(request.path) + "?" + urlencode(query, doseq=True)
             headers["Link"] = f'<{next_url}>; rel="next"'
-        return Response(page.tasks, headers=headers)
+        return HttpResponse(rendered.body, content_type=ORJSONRenderer.media_type, headers=headers)
 
     @extend_schema(
         parameters=[

@@ -117,3 +117,52 @@ def test_an_overdue_list_changes_when_a_due_date_passes(auth_client, user):
     listed = auth_client.get(tasks_url(user.pk), {"overdue": "true"}).json()
     assert soon.id in [task["id"] for task in listed]
     assert etag_of(auth_client, user) == unchanged  # the unfiltered list did not change
+
+
+# --- The rendered pages kept in the cache (tasks/api/list_pages.py) ------------------------------------
+def test_an_unchanged_list_read_again_comes_from_the_cache_after_1_query(auth_client, user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    TaskFactory.create_batch(3, user=user, tags=["home"])
+    first = auth_client.get(tasks_url(user.pk), {"limit": 2})
+
+    with CaptureQueriesContext(connection) as captured:
+        again = auth_client.get(tasks_url(user.pk), {"limit": 2})
+
+    assert len(captured) == 1  # the list's state row; the page is the cached one
+    assert again.content == first.content
+    assert again["X-Total-Count"] == first["X-Total-Count"] == "3"
+    assert again["Link"] == first["Link"]
+    assert again["Content-Type"] == "application/json"
+
+
+def test_a_write_by_any_path_is_seen_at_once_despite_the_cache(auth_client, user):
+    task = TaskFactory(user=user, title="Before")
+    assert auth_client.get(tasks_url(user.pk)).json()[0]["title"] == "Before"
+
+    Task.objects.filter(pk=task.pk).update(title="After")  # no API, no signal: the triggers see it
+
+    assert auth_client.get(tasks_url(user.pk)).json()[0]["title"] == "After"
+
+
+def test_an_unreachable_cache_only_costs_the_page_query(auth_client, user, settings):
+    from todo_project.tests.deploy_support import free_port
+
+    TaskFactory(user=user, title="Still listed")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"user": None, "auth": None},
+    }
+
+    response = auth_client.get(tasks_url(user.pk))
+
+    assert response.status_code == 200
+    assert [task["title"] for task in response.json()] == ["Still listed"]
