@@ -26,7 +26,7 @@ from rest_framework import exceptions
 from rest_framework.views import APIView, set_rollback
 
 from core import errors as domain_errors
-from todo_project.exceptions import PayloadTooLarge, PreconditionFailed, ServiceUnavailable
+from core.http_errors import PayloadTooLarge, PreconditionFailed, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 

@@ -105,8 +105,8 @@ INSTALLED_APPS = [
 # The browser middleware (core.middleware.Browser*) is Django's own, skipped for /api/ requests:
 # a Bearer API call does no session, CSRF, messages, lockout or clickjacking work.
 MIDDLEWARE = [
-    "todo_project.middleware.RequestIDMiddleware",
-    "todo_project.logging.RequestLogMiddleware",
+    "core.request_id.RequestIDMiddleware",
+    "core.request_log.RequestLogMiddleware",
     "core.middleware.ApiCacheHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -232,7 +232,7 @@ AXES_ONLY_ADMIN_SITE = True
 # Counts only the admin's failures too (AXES_ONLY_ADMIN_SITE alone still counted /login's).
 AXES_HANDLER = "accounts.axes_handler.AdminOnlyAxesHandler"
 AXES_USERNAME_CALLABLE = "accounts.admin.admin_login_key"
-AXES_CLIENT_IP_CALLABLE = "todo_project.throttling.client_address"
+AXES_CLIENT_IP_CALLABLE = "core.throttling.client_address"
 AXES_LOCKOUT_TEMPLATE = "admin/login_locked_out.html"
 # Quiet: its start-up line would land on stdout of every manage.py command (logs go to stdout).
 # Attempts and lockouts are in the admin (Axes: access attempts) instead.
@@ -315,17 +315,17 @@ SIMPLE_JWT = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.BetterAuthJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["todo_project.formats.ORJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["todo_project.formats.LimitedJSONParser"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "todo_project.formats.LenientContentNegotiation",
+    "DEFAULT_RENDERER_CLASSES": ["core.formats.ORJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["core.formats.LimitedJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.formats.LenientContentNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "todo_project.api.problem_exception_handler",
+    "EXCEPTION_HANDLER": "core.problems.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
     # Per user on every authenticated view, per client address on views with a throttle_scope
     # (the /api/auth/* routes). Counters live in the cache: Redis makes them shared.
     "DEFAULT_THROTTLE_CLASSES": [
-        "todo_project.throttling.UserRateThrottle",
-        "todo_project.throttling.AddressScopedRateThrottle",
+        "core.throttling.UserRateThrottle",
+        "core.throttling.AddressScopedRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "user": env_rate("API_RATE_LIMIT_USER", "600/min"),
@@ -385,8 +385,8 @@ STORAGES = {
 }
 
 # --- Logging ------------------------------------------------------------------------------------
-# JSON lines on stdout in production (one per request from todo_project.logging, plus warnings
-# and errors), readable text when debugging. Never a token, password or secret: see logging.py.
+# JSON lines on stdout in production (one per request from core.request_log, plus warnings
+# and errors), readable text when debugging. Never a token, password or secret: see core/request_log.py.
 LOG_FORMAT = os.environ.get("DJANGO_LOG_FORMAT", "text" if DEBUG else "json").strip().lower()
 if LOG_FORMAT not in {"json", "text"}:
     raise ImproperlyConfigured(f"DJANGO_LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")
@@ -394,10 +394,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "json": {"()": "todo_project.logging.JSONFormatter"},
+        "json": {"()": "core.request_log.JSONFormatter"},
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
-    "filters": {"request_context": {"()": "todo_project.logging.RequestContextFilter"}},
+    "filters": {"request_context": {"()": "core.request_log.RequestContextFilter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",

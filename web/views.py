@@ -26,7 +26,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.api.views import StandaloneAuthView
 from accounts.tokens import access_token_for
-from todo_project.api import problem_response
+from core.problems import problem_response
 from web.forms import RegisterForm, SignInForm
 
 # Signing out cannot revoke a JWT already handed to the page, so the page's tokens live briefly.

@@ -28,8 +28,8 @@ from accounts.refresh import (
 )
 from accounts.selectors import password_account_find, user_get
 from accounts.services import user_register
-from todo_project.schema import ALWAYS, AUTHENTICATED, problems
-from todo_project.throttling import AddressScopedRateThrottle, client_address
+from core.schema import ALWAYS, AUTHENTICATED, problems
+from core.throttling import AddressScopedRateThrottle, client_address
 
 # What the sign-in routes can answer besides success: a bad body, standalone mode off (404).
 SIGN_IN_ERRORS = problems(400, 404, 413, 415, *ALWAYS)

@@ -14,10 +14,10 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.http_errors import IdempotencyConflict, IdempotencyInProgress
 from tasks import services
 from tasks.api.serializers import task_to_dict
 from tasks.models import Task
-from todo_project.exceptions import IdempotencyConflict, IdempotencyInProgress
 
 
 class _KeyTaken(Exception):

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from accounts.models import USER_ID_PATTERN
 from accounts.permissions import IsUrlUser
 from core.etags import if_match_versions, version_etag, weak_match
+from core.schema import AUTHENTICATED, problems
 from tasks import selectors, services
 from tasks.api.idempotency import create_once, task_location
 from tasks.api.serializers import (
@@ -29,7 +30,6 @@ from tasks.api.serializers import (
     task_to_dict,
 )
 from tasks.models import Task
-from todo_project.schema import AUTHENTICATED, problems
 
 IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,255}")
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import orjson
 
 from accounts.models import USER_ID_PATTERN
+from core.problems import validation_errors
 from tasks.api.serializers import TaskWriteSerializer
 from tasks.models import (
     PRIORITY_NAMES,
@@ -21,7 +22,6 @@ from tasks.models import (
     tag_key,
 )
 from tasks.services import ImportedTask
-from todo_project.api import validation_errors
 
 FIELDS = [
     "id",
