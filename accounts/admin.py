@@ -18,7 +18,7 @@ from django.utils.html import format_html
 from accounts.models import DeletedUser, User, new_user_id
 from accounts.refresh import refresh_tokens_revoke_all
 from accounts.services import user_delete, user_set_active
-from tasks.admin import LargeTablePaginator
+from core.admin_paging import LargeTablePaginator
 from tasks.models import Task
 
 # Users changed by one action: bounded, so a "select all" cannot run for minutes in one request.

@@ -8,15 +8,12 @@ choices come from bounded queries.
 from calendar import month_name, monthrange
 from collections import defaultdict
 from datetime import timedelta
-from functools import cached_property
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ORDER_VAR
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
-from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
@@ -25,6 +22,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from accounts.models import User
+from core.admin_paging import LargeTablePaginator, inexact_count_context
 from tasks.models import MAX_TAGS_PER_TASK, TAG_MAX_LENGTH, Tag, Task, merge_tag_names
 from tasks.services import tag_delete, tags_merge, task_create, task_delete, task_update, tasks_bulk
 
@@ -34,51 +32,6 @@ ACTION_CHUNK = 500
 # Tasks one admin action may change: a bigger job (say "select all" over a million rows) belongs
 # to a command such as purge_tasks, not to one web request.
 ACTION_MAX_TASKS = 10_000
-
-
-class LargeTablePaginator(Paginator):
-    """A paginator that never counts a whole large table.
-
-    Unfiltered on PostgreSQL it uses the planner's row estimate (`pg_class.reltuples`, kept fresh
-    by autovacuum); otherwise it counts at most COUNT_CAP + 1 rows. The templates say "about" or
-    "more than" accordingly.
-    """
-
-    COUNT_CAP = 10_000
-    count_is_estimate = False
-    count_is_capped = False
-
-    @cached_property
-    def count(self) -> int:
-        queryset = self.object_list
-        if connection.vendor == "postgresql" and not queryset.query.where:
-            estimate = _estimated_rows(queryset.model)
-            if estimate > self.COUNT_CAP:
-                self.count_is_estimate = True
-                return estimate
-        counted = queryset.order_by().values("pk")[: self.COUNT_CAP + 1].count()
-        self.count_is_capped = counted > self.COUNT_CAP
-        return counted
-
-
-def _estimated_rows(model) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [model._meta.db_table]
-        )
-        row = cursor.fetchone()
-    return max(int(row[0]), 0) if row else 0  # -1 until the table is first analyzed
-
-
-def inexact_count_context(response, paginator_holder) -> None:
-    """'All 10001 selected' would be wrong when the count is capped or estimated."""
-    context = getattr(response, "context_data", None) or {}
-    changelist = context.get("cl")
-    if changelist is None:
-        return
-    paginator = changelist.paginator
-    if getattr(paginator, "count_is_estimate", False) or getattr(paginator, "count_is_capped", False):
-        context["selection_note_all"] = f"All matching {paginator_holder} selected"
 
 
 def calendar_date_hierarchy(changelist, oldest) -> dict:

@@ -8,7 +8,8 @@ from django.contrib.admin.models import DELETION, LogEntry
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from tasks.admin import LargeTablePaginator, TaskAdmin
+from core.admin_paging import LargeTablePaginator
+from tasks.admin import TaskAdmin
 from tasks.models import Priority, Tag, Task
 from tasks.tests.factories import TaskFactory
 
