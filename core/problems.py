@@ -26,11 +26,15 @@ from rest_framework import exceptions
 from rest_framework.views import APIView, set_rollback
 
 from core import errors as domain_errors
-from core.http_errors import PayloadTooLarge, PreconditionFailed, ServiceUnavailable
+from core.http_errors import (
+    BEARER_CHALLENGE,
+    PROBLEM_CONTENT_TYPE,
+    PayloadTooLarge,
+    PreconditionFailed,
+    ServiceUnavailable,
+)
 
 logger = logging.getLogger(__name__)
-
-PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 
 # DRF's default codes, renamed to the ones API.md promises clients.
@@ -110,8 +114,8 @@ def _validation_summary(errors: dict[str, list[str]]) -> str:
 
 def _authenticate_header(code: str) -> str:
     if code in {"invalid_token", "token_expired"}:
-        return 'Bearer realm="api", error="invalid_token"'
-    return 'Bearer realm="api"'
+        return f'{BEARER_CHALLENGE}, error="invalid_token"'
+    return BEARER_CHALLENGE
 
 
 def problem_exception_handler(exc: Exception, context: dict) -> HttpResponse:

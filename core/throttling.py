@@ -15,7 +15,6 @@ limiting for a while is better than refusing every request.
 
 import hashlib
 import logging
-import re
 import secrets
 import threading
 import time
@@ -27,11 +26,11 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
+from core.rates import RATE as _RATE
+from core.rates import UNITS as _UNITS
+
 logger = logging.getLogger(__name__)
 
-_UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60}
-_UNITS |= {"h": 3600, "hour": 3600, "d": 86400, "day": 86400}
-_RATE = re.compile(r"(?P<limit>[1-9][0-9]*)/(?P<count>[1-9][0-9]*)?(?P<unit>[a-z]+?)s?")
 
 # KEYS[1] = the sorted set of allowed requests (score = time); ARGV = period, limit, member, wanted.
 # Returns {n, 0} when n (1 to wanted) slots were taken, {0, seconds until a slot frees} when none.

@@ -5,12 +5,13 @@ must set `DJANGO_SECRET_KEY` and `BETTER_AUTH_SECRET` or the process refuses to 
 """
 
 import os
-import re
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from core.rates import RATE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -40,15 +41,12 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-_RATE = re.compile(r"[1-9][0-9]*/([1-9][0-9]*)?(s|sec|second|m|min|minute|h|hour|d|day)s?")
-
-
 def env_rate(name: str, default: str) -> str | None:
     """A rate limit such as `600/min` or `20/15min`; `off` disables it."""
     value = os.environ.get(name, "").strip().lower() or default
     if value in {"off", "none"}:
         return None
-    if not _RATE.fullmatch(value):
+    if not RATE.fullmatch(value):
         raise ImproperlyConfigured(f"{name} must look like 600/min, 20/15min or off, not {value!r}.")
     return value
 

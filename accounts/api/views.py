@@ -28,6 +28,7 @@ from accounts.refresh import (
 )
 from accounts.selectors import password_account_find, user_get
 from accounts.services import user_register
+from core.http_errors import BEARER_CHALLENGE
 from core.schema import ALWAYS, AUTHENTICATED, problems
 from core.throttling import AddressScopedRateThrottle, client_address
 
@@ -49,7 +50,7 @@ class StandaloneAuthView(APIView):
 
     authentication_classes: list = []
     permission_classes: list = []
-    throttle_scope = "auth"
+    throttle_scope = login_throttle.SIGN_IN_SCOPE
 
     def initial(self, request, *args, **kwargs):
         if not settings.LOCAL_AUTH_ENABLED:
@@ -57,7 +58,7 @@ class StandaloneAuthView(APIView):
         super().initial(request, *args, **kwargs)
 
     def get_authenticate_header(self, request) -> str:
-        return 'Bearer realm="api"'
+        return BEARER_CHALLENGE
 
 
 class RegisterView(StandaloneAuthView):
