@@ -234,6 +234,18 @@ def test_add_form_refuses_too_many_tags(admin_client, alice):
     assert not Task.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("title", "bell\x07title"), ("description", "null\x00byte"), ("tag_names", "ok, bad\x1btag")],
+)
+def test_add_form_refuses_control_characters_as_the_api_does(admin_client, alice, field, value):
+    data = {"user": alice.pk, "title": "Fine", "priority": 0, "tag_names": ""}
+    response = admin_client.post(f"{TASKS}add/", {**data, field: value})
+    assert response.status_code == 200
+    assert "Control characters are not allowed." in response.content.decode()
+    assert not Task.objects.exists()
+
+
 def test_owner_is_chosen_by_autocomplete(admin_client, alice, bob):
     page = admin_client.get(f"{TASKS}add/").content.decode()
     assert "admin-autocomplete" in page
