@@ -23,7 +23,9 @@ from django.utils.html import format_html, format_html_join
 
 from accounts.models import User
 from core.admin_paging import LargeTablePaginator, inexact_count_context
-from tasks.models import MAX_TAGS_PER_TASK, TAG_MAX_LENGTH, Tag, Task, merge_tag_names
+from tasks import rules
+from tasks.models import Tag, Task
+from tasks.rules import MAX_TAGS_PER_TASK
 from tasks.services import tag_delete, tags_merge, task_create, task_delete, task_update, tasks_bulk
 
 TaskThrough = Task.tags.through
@@ -205,18 +207,21 @@ class TaskAdminForm(forms.ModelForm):
         if self.instance.pk:
             self.fields["tag_names"].initial = ", ".join(tag.name for tag in self.instance.tags.all())
 
+    # The rules of tasks/rules.py, as the API applies them.
     def clean_title(self) -> str:
-        return self.cleaned_data["title"].strip()
+        return rules.clean_title(self.cleaned_data["title"])
+
+    def clean_description(self) -> str:
+        return rules.clean_description(self.cleaned_data["description"])
 
     def clean_tag_names(self) -> list[str]:
-        names = [name.strip() for name in self.cleaned_data["tag_names"].split(",")]
-        names = merge_tag_names(name for name in names if name)
+        names = [name for name in self.cleaned_data["tag_names"].split(",") if name.strip()]
         for name in names:
-            if len(name) > TAG_MAX_LENGTH:
-                raise ValidationError(f"Tag {name[:20]!r}... is longer than {TAG_MAX_LENGTH} characters.")
-        if len(names) > MAX_TAGS_PER_TASK:
-            raise ValidationError(f"A task has at most {MAX_TAGS_PER_TASK} tags (got {len(names)}).")
-        return names
+            try:
+                rules.clean_tag_name(name)
+            except ValidationError as error:  # name the tag: the field holds many
+                raise ValidationError(f"Tag {name.strip()[:20]!r}: {error.messages[0]}") from None
+        return rules.clean_tag_names(names)
 
 
 def _copy_into(target: Task, source: Task) -> None:

@@ -15,7 +15,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import USER_ID_ALPHABET, User
-from tasks.models import Priority, Tag, Task, tag_key
+from tasks.models import Priority, Tag, Task
+from tasks.rules import tag_key
 
 TaskThrough = Task.tags.through
 
