@@ -9,7 +9,7 @@ from django.db import transaction
 from accounts.models import User
 from tasks.management.commands._common import get_user
 from tasks.management.commands._transfer import FORMATS, BadRow, parse_record, read_records
-from tasks.services import tasks_import
+from tasks.operator_jobs import tasks_import
 
 MAX_REPORTED = 20
 
