@@ -22,6 +22,7 @@ from accounts.models import User
 from core.admin_paging import LargeTablePaginator, inexact_count_context
 from tasks import rules
 from tasks.admin_filters import DueFilter, OwnerFilter, StatusFilter, TagFilter, calendar_date_hierarchy
+from tasks.admin_users import UserWithTasksAdmin
 from tasks.models import Tag, Task
 from tasks.rules import MAX_TAGS_PER_TASK
 from tasks.services import tag_delete, tags_merge, task_create, task_delete, task_update, tasks_bulk
@@ -363,3 +364,7 @@ class TagAdmin(admin.ModelAdmin):
         for tag in tags:
             tag_delete(tag=tag)
         self.message_user(request, f"{len(tags)} tag(s) deleted.", messages.SUCCESS)
+
+
+admin.site.unregister(User)
+admin.site.register(User, UserWithTasksAdmin)
