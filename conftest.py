@@ -38,7 +38,7 @@ def _fresh_caches():
 
 
 def better_auth_claims(sub: str, /, **overrides: Any) -> dict[str, Any]:
-    """Claims exactly as Better Auth's jwt plugin builds them (BETTER_AUTH.md)."""
+    """Claims exactly as Better Auth's jwt plugin builds them (docs/AUTH.md)."""
     now = int(time.time())
     claims = {
         "iat": now,

@@ -1,4 +1,4 @@
-"""The API's exceptions beyond DRF's own; each carries the `code` of API.md §2.
+"""The API's exceptions beyond DRF's own; each carries the `code` of docs/API.md §2.
 
 With them, the two strings every error answer shares: its media type and its bearer challenge.
 """

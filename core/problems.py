@@ -37,7 +37,7 @@ from core.http_errors import (
 logger = logging.getLogger(__name__)
 
 
-# DRF's default codes, renamed to the ones API.md promises clients.
+# DRF's default codes, renamed to the ones docs/API.md promises clients.
 _CODE_ALIASES = {
     "authentication_failed": "invalid_token",
     "throttled": "rate_limited",
@@ -98,7 +98,7 @@ def _flatten_messages(detail: Any, prefix: str = "") -> list[str]:
 
 
 def validation_errors(detail: Any) -> dict[str, list[str]]:
-    """Errors keyed by field or parameter name, each a list of messages (API.md §2)."""
+    """Errors keyed by field or parameter name, each a list of messages (docs/API.md §2)."""
     if isinstance(detail, dict):
         return {str(field): _flatten_messages(messages) for field, messages in detail.items()}
     return {"non_field_errors": _flatten_messages(detail)}

@@ -16,7 +16,7 @@ from core.http_errors import PROBLEM_CONTENT_TYPE
 
 
 class ProblemSerializer(serializers.Serializer):
-    """RFC 9457 problem details, as every error under /api/ is answered (API.md §2)."""
+    """RFC 9457 problem details, as every error under /api/ is answered (docs/API.md §2)."""
 
     type = serializers.CharField(default="about:blank")
     title = serializers.CharField()

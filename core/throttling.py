@@ -1,4 +1,4 @@
-"""Rate limits (API.md §5): per user on authenticated views, per client address on the auth routes.
+"""Rate limits (docs/API.md §5): per user on authenticated views, per client address on the auth routes.
 
 Settings: DEFAULT_THROTTLE_RATES["user"] (API_RATE_LIMIT_USER) applies to every authenticated view;
 a view's `throttle_scope` applies DEFAULT_THROTTLE_RATES[scope] per client address when that rate

@@ -333,13 +333,13 @@ REST_FRAMEWORK = {
     # address and ignores the header, which a client can write anything into.
     "NUM_PROXIES": env_int("NUM_PROXIES", 0),
 }
-# Request bodies above this are refused with 413 (API.md §5).
+# Request bodies above this are refused with 413 (docs/API.md §5).
 API_MAX_BODY_BYTES = 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Todo API",
-    "DESCRIPTION": "Tasks for users signed in through Better Auth. Contract: API.md.",
+    "DESCRIPTION": "Tasks for users signed in through Better Auth. Contract: docs/API.md.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",

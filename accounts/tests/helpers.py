@@ -82,7 +82,7 @@ def me(client, authorization: str | None):
 
 
 def assert_problem(response, status: int, code: str) -> dict:
-    """The response is an RFC 9457 problem of API.md's shape with this status and code."""
+    """The response is an RFC 9457 problem of docs/API.md's shape with this status and code."""
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/problem+json"
     body = response.json()

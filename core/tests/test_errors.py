@@ -1,4 +1,4 @@
-"""Every error under /api/ is problem+json (API.md §2); request ids tie a report to the logs."""
+"""Every error under /api/ is problem+json (docs/API.md §2); request ids tie a report to the logs."""
 
 import re
 

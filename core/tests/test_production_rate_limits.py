@@ -1,4 +1,4 @@
-"""Rate limits (API.md §5): per user on the API, per client address on /api/auth/*, 429 with Retry-After."""
+"""Rate limits (docs/API.md §5): per user on the API, per client address on /api/auth/*, 429, Retry-After."""
 
 import logging
 import secrets

@@ -1,4 +1,4 @@
-"""Idempotent create (API.md §4): claim the key, create, store the response, as one transaction.
+"""Idempotent create (docs/API.md §4): claim the key, create, store the response, as one transaction.
 
 The task is created first and the key's record (with the response) inserted after it, in the same
 transaction. When a live record already holds the key, the transaction is rolled back (no task is

@@ -1,4 +1,4 @@
-"""HTTP bodies and query parameters of the task routes (API.md §3 and §4)."""
+"""HTTP bodies and query parameters of the task routes (docs/API.md §3 and §4)."""
 
 import re
 from datetime import UTC, datetime

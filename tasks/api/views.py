@@ -1,4 +1,4 @@
-"""The task routes: parse with a serializer, call a service or selector, answer (API.md §4)."""
+"""The task routes: parse with a serializer, call a service or selector, answer (docs/API.md §4)."""
 
 import hashlib
 import re

@@ -13,12 +13,12 @@ import pytest
 from django.db import connection, connections
 from rest_framework.test import APIClient
 
-# RFC 3339 in UTC with a literal Z, as API.md promises for every date in a response.
+# RFC 3339 in UTC with a literal Z, as docs/API.md promises for every date in a response.
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
-# Every route answers with and without the trailing slash (API.md §4).
+# Every route answers with and without the trailing slash (docs/API.md §4).
 SLASH = pytest.mark.parametrize("slash", [True, False], ids=["slash", "no-slash"])
 
 
@@ -71,7 +71,7 @@ def assert_problem(response, status: int, code: str, field: str | None = None) -
     assert body["status"] == status
     assert body["code"] == code, body
     assert body["request_id"] == response["X-Request-ID"]
-    # `errors` appears exactly for validation failures (API.md §2).
+    # `errors` appears exactly for validation failures (docs/API.md §2).
     assert ("errors" in body) == (code == "validation_error"), body
     if field is not None:
         assert body["errors"].get(field), body

@@ -193,7 +193,7 @@ def test_bulk_with_too_many_ids_is_400_and_changes_nothing(auth_client, user, ta
 def test_ten_thousand_unknown_query_parameters_are_not_a_500(auth_client, user, task):
     query = "&".join(f"p{n}=1" for n in range(10_000))
     response = timed(lambda: auth_client.get(f"{tasks_url(user.pk)}?{query}"))
-    # Unknown parameters are ignored (API.md §4), up to Django's cap on the number of fields.
+    # Unknown parameters are ignored (docs/API.md §4), up to Django's cap on the number of fields.
     assert response.status_code in (200, 400), response.content[:300]
     if response.status_code == 400:
         assert_small_problem(response, 400, response.json()["code"])

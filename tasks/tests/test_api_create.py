@@ -21,7 +21,7 @@ def test_create_returns_201_with_location_and_etag_of_the_new_task(auth_client, 
     assert response.status_code == 201, response.content
     assert response["Content-Type"].startswith("application/json")
     task = response.json()
-    # Both spellings name the same resource (API.md §4), so either is a correct Location.
+    # Both spellings name the same resource (docs/API.md §4), so either is a correct Location.
     assert response["Location"].rstrip("/").endswith(tasks_url(user.pk, task["id"], slash=False))
     detail = auth_client.get(response["Location"])
     assert detail.status_code == 200

@@ -1,4 +1,4 @@
-"""API.md §5 on the task routes: body size, media type, per-user rate limit; expiry of idempotency keys."""
+"""docs/API.md §5 on the task routes: body size, media type, per-user rate limit; idempotency key expiry."""
 
 from datetime import timedelta
 

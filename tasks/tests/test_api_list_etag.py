@@ -1,4 +1,4 @@
-"""The list's weak ETag (API.md §4): it changes when, and only when, the caller's tasks change, by
+"""The list's weak ETag (docs/API.md §4): it changes when, and only when, the caller's tasks change, by
 any path (API, bulk, admin services, commands, a plain UPDATE); `If-None-Match` with it is 304 with
 no body; an overdue list's also changes when a due date passes."""
 

@@ -35,7 +35,7 @@ def sort_value(task, name):
 
 
 def expected_order(tasks, sort):
-    """API.md: by the key, ties by id in the same direction, tasks without a due date last either way."""
+    """docs/API.md: by the key, ties by id in the same direction, tasks without a due date last either way."""
     name, descending = sort.lstrip("-"), sort.startswith("-")
     dated = [task for task in tasks if sort_value(task, name) is not None]
     undated = [task for task in tasks if sort_value(task, name) is None]

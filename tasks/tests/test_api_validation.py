@@ -1,4 +1,4 @@
-"""The field table of API.md §3: every rule and its boundary, on create, PATCH and PUT alike."""
+"""The field table of docs/API.md §3: every rule and its boundary, on create, PATCH and PUT alike."""
 
 from datetime import datetime
 
