@@ -7,8 +7,8 @@ import jwt
 import pytest
 
 from accounts.models import User
-from accounts.tests.helpers import assert_problem, assert_refused_token, hs256_by_hand, me, segment, unsigned
-from conftest import better_auth_claims, sign_hs256
+from accounts.tests.helpers import assert_refused_token, hs256_by_hand, me, segment, unsigned
+from core.tests.support import assert_problem, better_auth_claims, sign_hs256
 
 ME = "/api/me/"
 

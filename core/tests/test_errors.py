@@ -5,7 +5,7 @@ import re
 import pytest
 from django.test import Client
 
-from accounts.tests.helpers import assert_problem
+from core.tests.support import assert_problem
 from todo_project.tests.urls_failing import SECRET_DETAIL
 
 pytestmark = pytest.mark.django_db

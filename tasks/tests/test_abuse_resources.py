@@ -15,17 +15,10 @@ from urllib.parse import parse_qs, quote, urlsplit
 import orjson
 import pytest
 
+from core.tests.support import assert_problem, bearer_client
 from tasks.models import Task
 from tasks.selectors import sign_cursor_payload
-from tasks.tests.api_support import (
-    assert_problem,
-    client_for,
-    create_task,
-    ids,
-    list_all,
-    next_link,
-    tasks_url,
-)
+from tasks.tests.api_support import create_task, ids, list_all, next_link, tasks_url
 from tasks.tests.factories import TaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -263,7 +256,7 @@ def test_tampered_cursor_is_400_naming_it(auth_client, user, pages, tamper):
 
 
 def test_another_users_cursor_is_400_and_reveals_nothing(auth_client, user, other_user, make_token):
-    other = client_for(other_user, make_token)
+    other = bearer_client(other_user)
     TaskFactory.create_batch(3, user=other_user, title="Other's task")
     TaskFactory.create_batch(3, user=user, title="Mine")
     their_cursor = cursor_of(next_link(other.get(tasks_url(other_user.pk), {"limit": 1})))

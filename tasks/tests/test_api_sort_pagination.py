@@ -4,15 +4,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tasks.tests.api_support import (
-    assert_problem,
-    create_task,
-    ids,
-    list_all,
-    next_link,
-    parse_time,
-    tasks_url,
-)
+from core.tests.support import assert_problem
+from tasks.tests.api_support import create_task, ids, list_all, next_link, parse_time, tasks_url
 
 pytestmark = pytest.mark.django_db
 
