@@ -12,14 +12,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ORDER_VAR
 from django.core.exceptions import ValidationError
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Prefetch, Q
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from accounts.models import User
-from core.admin_paging import LargeTablePaginator, inexact_count_context
+from core.admin_paging import LargeTablePaginator, correlated_count, inexact_count_context
 from tasks import rules
 from tasks.admin_filters import DueFilter, OwnerFilter, StatusFilter, TagFilter, calendar_date_hierarchy
 from tasks.admin_users import UserWithTasksAdmin
@@ -291,17 +290,8 @@ class TagAdmin(admin.ModelAdmin):
     actions = ["merge_tags", "delete_tags"]
 
     def get_queryset(self, request):
-        count = (
-            TaskThrough.objects.filter(tag_id=OuterRef("pk"))
-            .order_by()
-            .values("tag_id")
-            .annotate(n=Count("*"))
-            .values("n")
-        )
         return (
-            super()
-            .get_queryset(request)
-            .annotate(task_count=Coalesce(Subquery(count, output_field=IntegerField()), 0))
+            super().get_queryset(request).annotate(task_count=correlated_count(TaskThrough.objects, "tag_id"))
         )
 
     def has_add_permission(self, request):

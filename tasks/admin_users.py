@@ -8,13 +8,12 @@ GROUP BY over every task.
 from urllib.parse import urlencode
 
 from django.contrib import admin
-from django.db.models import Count, IntegerField, OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.admin import UserAdmin
 from accounts.models import User
+from core.admin_paging import correlated_count
 from tasks.models import Task
 
 
@@ -33,18 +32,7 @@ class UserWithTasksAdmin(UserAdmin):
     fieldsets = _with_tasks(UserAdmin.fieldsets)
 
     def get_queryset(self, request):
-        task_count = (
-            Task.objects.filter(user=OuterRef("pk"))
-            .order_by()
-            .values("user")
-            .annotate(n=Count("*"))
-            .values("n")
-        )
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(task_count=Coalesce(Subquery(task_count, output_field=IntegerField()), 0))
-        )
+        return super().get_queryset(request).annotate(task_count=correlated_count(Task.objects, "user"))
 
     @admin.display(description="tasks")
     def tasks_link(self, user: User):
