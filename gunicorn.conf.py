@@ -110,6 +110,9 @@ def post_request(worker, req, environ, resp) -> None:
     body = getattr(req, "body", None)
     if body is None:
         return
+    # The common case, a body read to its end (or none at all): nothing to drain, no socket calls.
+    if getattr(body.reader, "length", None) == 0 and not body.buf.tell():
+        return
     sock = getattr(getattr(req, "unreader", None), "sock", None)
     prior_timeout = sock.gettimeout() if sock is not None else None
     deadline = time.monotonic() + UNREAD_BODY_DRAIN_SECONDS

@@ -156,7 +156,9 @@ class VerifiedTokens:
     parsing and checking the same token again (most of an authenticated request's CPU otherwise).
 
     An entry is kept at most `MAX_AGE` seconds and never past the token's `exp` (plus leeway); it
-    holds the claims of a token that passed `verify` in full. Changing any setting forgets all.
+    holds the claims of a token that passed `verify` in full. Only HS256 tokens are kept: their key
+    changes only with the settings (and changing any setting forgets all), while a key dropped from
+    Better Auth's JWKS must stop verifying its tokens as soon as the document is fetched again.
     """
 
     MAX_AGE = 60
@@ -171,13 +173,20 @@ class VerifiedTokens:
         if entry is not None and entry[0] > now:
             return entry[1]
         claims = verify(raw)
-        if len(self._entries) >= self.MAX_ENTRIES:
-            self._entries.clear()
-        self._entries[raw] = (min(claims["exp"] + settings.JWT_LEEWAY_SECONDS, now + self.MAX_AGE), claims)
+        if _algorithm_of(raw) == "HS256":
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.clear()
+            expires = min(claims["exp"] + settings.JWT_LEEWAY_SECONDS, now + self.MAX_AGE)
+            self._entries[raw] = (expires, claims)
         return claims
 
     def clear(self, **kwargs) -> None:
         self._entries.clear()
+
+
+def _algorithm_of(raw: str) -> Any:
+    """The `alg` of a token that has just passed `verify` (so its header is well-formed JSON)."""
+    return json.loads(base64url_decode(raw.split(".", 1)[0])).get("alg")
 
 
 verified_tokens = VerifiedTokens()

@@ -87,6 +87,9 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--scale-rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=None, help="GUNICORN_WORKERS (default: conf).")
+    parser.add_argument(
+        "--profile", default="list,detail", help="Scenarios the profile part samples (comma-separated)."
+    )
     parser.add_argument("--gunicorn-threads", type=int, default=None, help="GUNICORN_THREADS.")
     parser.add_argument("--worker-class", default=None, help="GUNICORN_WORKER_CLASS (default: conf).")
     parser.add_argument(
@@ -1245,7 +1248,7 @@ def main() -> int:
                     project.wait_ready("/healthz")
                     wrk(args, project.url, "list", users, 2)
                 context["profiles"] = {}
-                for script in ("list", "detail"):
+                for script in args.profile.split(","):
                     result = profile(args, project, script, users)
                     if result:
                         context["profiles"][script] = result

@@ -1,7 +1,8 @@
 """Request-scoped middleware: the request id that ties a client's report to our logs."""
 
+import itertools
+import os
 import re
-import uuid
 
 from django.http import HttpRequest, HttpResponse
 
@@ -14,7 +15,19 @@ def request_id_from(request: HttpRequest) -> str:
     supplied = request.headers.get(REQUEST_ID_HEADER, "")
     if _CLIENT_REQUEST_ID.fullmatch(supplied):
         return supplied
-    return uuid.uuid4().hex
+    return _new_request_id()
+
+
+_process: tuple[int, str, itertools.count] | None = None
+
+
+def _new_request_id() -> str:
+    """32 hex digits, unique: a random prefix drawn once per process, then a counter. A uuid4 per
+    request would ask the kernel for randomness every time; ids need to be unique, not secret."""
+    global _process
+    if _process is None or _process[0] != os.getpid():  # a forked worker draws its own prefix
+        _process = (os.getpid(), os.urandom(8).hex(), itertools.count())
+    return f"{_process[1]}{next(_process[2]):016x}"
 
 
 class RequestIDMiddleware:

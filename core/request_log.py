@@ -7,6 +7,7 @@ URL pattern (`api/<user_id>/tasks/<pk>/`), not the path the client sent. Success
 """
 
 import contextvars
+import functools
 import logging
 import re
 import time
@@ -63,7 +64,13 @@ def route_of(request: HttpRequest) -> str | None:
     match = getattr(request, "resolver_match", None)
     if match is None or match.url_name == "api-not-found":
         return None
-    route = _NAMED_GROUP.sub(r"<\1>", match.route)
+    return _readable_route(match.route)
+
+
+@functools.lru_cache(maxsize=512)
+def _readable_route(pattern: str) -> str:
+    """`^api/(?P<user_id>...)/tasks/?$` -> `/api/<user_id>/tasks/` (a route is made once per pattern)."""
+    route = _NAMED_GROUP.sub(r"<\1>", pattern)
     return "/" + route.replace("^", "").replace("$", "").replace("/?", "/").replace("\\", "")
 
 

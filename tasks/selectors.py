@@ -63,6 +63,7 @@ class TaskListState:
     passed_due: datetime | None
     total: int
     completed: int
+    tag_ids: list[int] | None = None  # of the tags filtered by (those that exist)
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,11 @@ def task_get(*, user: User, task_id: int) -> dict[str, Any]:
 
 
 # --- The list -------------------------------------------------------------------------------------
-def _conditions(params: TaskListParams, user_id: str, a: str, now: datetime) -> tuple[str, list[Any]]:
-    """The WHERE clause of the filters for table alias `a`, and its parameters."""
+def _conditions(
+    params: TaskListParams, user_id: str, a: str, now: datetime, tag_ids: list[int] | None = None
+) -> tuple[str, list[Any]]:
+    """The WHERE clause of the filters for table alias `a`, and its parameters. With `tag_ids` (the
+    ids of the tags named, already looked up), a tag filter is a probe of the task-tag index."""
     d = sql.dialect()
     clauses, args = [f"{a}.user_id = %s"], [user_id]
     if params.status != "all":
@@ -90,13 +94,17 @@ def _conditions(params: TaskListParams, user_id: str, a: str, now: datetime) -> 
     if params.priorities:
         clauses.append(f"{a}.priority IN ({', '.join(['%s'] * len(params.priorities))})")
         args += params.priorities
-    for key in dict.fromkeys(tag_key(name) for name in params.tags):
-        # The tag's owner is named (always the task's): its (user, key) index finds the one tag.
-        clauses.append(
-            f"EXISTS (SELECT 1 FROM {sql.LINK} l JOIN {sql.TAG} g ON g.id = l.tag_id "  # noqa: S608
-            f"WHERE l.task_id = {a}.id AND g.user_id = %s AND g.key = %s)"
-        )
-        args += [user_id, key]
+    for tag_id in tag_ids or []:
+        clauses.append(f"EXISTS (SELECT 1 FROM {sql.LINK} l WHERE l.task_id = {a}.id AND l.tag_id = %s)")  # noqa: S608
+        args.append(tag_id)
+    if tag_ids is None:
+        for key in _tag_keys(params):
+            # The tag's owner is named (always the task's): its (user, key) index finds the one tag.
+            clauses.append(
+                f"EXISTS (SELECT 1 FROM {sql.LINK} l JOIN {sql.TAG} g ON g.id = l.tag_id "  # noqa: S608
+                f"WHERE l.task_id = {a}.id AND g.user_id = %s AND g.key = %s)"
+            )
+            args += [user_id, key]
     if params.search:
         # A literal substring, case-insensitive beyond ASCII on both databases: SQLite's LIKE folds
         # only ASCII, while its REGEXP (Python's re) and PostgreSQL's ~* fold Unicode.
@@ -129,11 +137,16 @@ def _counted_by_revision(params: TaskListParams) -> bool:
     return replace(params, status="all", **_PAGING) == TaskListParams()
 
 
+def _tag_keys(params: TaskListParams) -> list[str]:
+    return list(dict.fromkeys(tag_key(name) for name in params.tags))
+
+
 def task_list_state(*, user: User, params: TaskListParams, now: datetime | None = None) -> TaskListState:
-    """One row: the user's revision and counts (kept by triggers), and for `overdue` lists the
-    latest due date that has passed. What the list's ETag is made of, read without any task row."""
+    """One row: the user's revision and counts (kept by triggers), for `overdue` lists the latest
+    due date that has passed, and the ids of the tags the list filters by. What the list's ETag is
+    made of, read without any task row; the tag ids spare the page's statement two joins per tag."""
     d = sql.dialect()
-    passed_due, args = "NULL", [user.pk]
+    passed_due, tag_ids, args = "NULL", "NULL", []
     if params.overdue is not None:
         # A pending task's due date passing changes an overdue list: the newest passed one is the
         # last (user, due_date) index entry before now.
@@ -141,14 +154,27 @@ def task_list_state(*, user: User, params: TaskListParams, now: datetime | None 
             f"(SELECT MAX(p.due_date) FROM {sql.TASK} p "  # noqa: S608
             "WHERE p.user_id = %s AND p.completed = FALSE AND p.due_date < %s)"
         )
-        args = [user.pk, d.datetime_param(now or timezone.now()), user.pk]
+        args += [user.pk, d.datetime_param(now or timezone.now())]
+    keys = _tag_keys(params)
+    if keys:
+        placeholders = ", ".join(["%s"] * len(keys))
+        tag_ids = d.id_list(
+            f"SELECT g.id FROM {sql.TAG} g WHERE g.user_id = %s AND g.key IN ({placeholders})"  # noqa: S608
+        )
+        args += [user.pk, *keys]
     row = sql.fetch_one(
-        f"SELECT c.revision, {passed_due}, c.total, c.completed FROM (SELECT 1 AS one) AS one "  # noqa: S608
+        f"SELECT c.revision, {passed_due}, {tag_ids}, c.total, c.completed FROM (SELECT 1 AS one) AS one "  # noqa: S608
         f"LEFT JOIN {sql.COUNT} c ON c.user_id = %s",
-        args,
+        [*args, user.pk],
     )
-    revision, passed, total, completed = row
-    return TaskListState(revision or 0, d.to_datetime(passed), total or 0, completed or 0)
+    revision, passed, found_tags, total, completed = row
+    return TaskListState(
+        revision or 0,
+        d.to_datetime(passed),
+        total or 0,
+        completed or 0,
+        d.to_ids(found_tags) if keys else None,
+    )
 
 
 def task_list(
@@ -165,7 +191,10 @@ def task_list(
     sort_name = params.sort.lstrip("-")
     key, _ = SORTS[sort_name]
     nullable = sort_name == "due_date"
-    where, args = _conditions(params, user.pk, "t", now)
+    tag_ids = state.tag_ids if state is not None else None
+    if tag_ids is not None and len(tag_ids) < len(_tag_keys(params)):
+        return TaskPage([], 0, None)  # a tag named does not exist: no task carries it
+    where, args = _conditions(params, user.pk, "t", now, tag_ids)
     if params.cursor:
         value, last_id = decode_cursor(user=user, sort=params.sort, cursor=params.cursor)
         condition, cursor_args = _after(key, descending, value, last_id, nullable)
@@ -174,7 +203,7 @@ def task_list(
     counted = state is not None and _counted_by_revision(params)
     total_column, total_args = "NULL", []
     if not counted:
-        count_where, total_args = _conditions(params, user.pk, "c", now)
+        count_where, total_args = _conditions(params, user.pk, "c", now, tag_ids)
         total_column = f"(SELECT COUNT(*) FROM {sql.TASK} c WHERE {count_where})"  # noqa: S608
     direction = "DESC" if descending else "ASC"
     # NULLS LAST only where NULLs exist: on a NOT NULL column it would stop PostgreSQL from reading
@@ -192,7 +221,7 @@ def task_list(
     elif rows:
         total = rows[0][13]
     elif params.cursor:  # past the end: the page is empty but the filters still match tasks
-        count_where, total_args = _conditions(params, user.pk, "c", now)
+        count_where, total_args = _conditions(params, user.pk, "c", now, tag_ids)
         total = sql.fetch_one(f"SELECT COUNT(*) FROM {sql.TASK} c WHERE {count_where}", total_args)[0]  # noqa: S608
     else:
         total = 0

@@ -104,20 +104,22 @@ def task_create(
     due_date: datetime | None = None,
     tags: Iterable[str] = (),
 ) -> Task:
-    """A new task with its tags: one statement without tags; with tags, one transaction of two
-    statements on PostgreSQL (the task; its tags and links), three on SQLite."""
+    """A new task with its tags: one statement on PostgreSQL; on SQLite, one per part, in a
+    transaction when there are tags."""
     values = {"title": title, "description": description, "completed": completed}
     values |= {"priority": priority, "due_date": due_date}
     names = merge_tag_names(tags)
+    several_statements = bool(names) and connection.vendor != "postgresql"
     # A single statement needs no transaction of its own (a BEGIN and a COMMIT are round trips too).
-    with transaction.atomic(savepoint=False) if names else nullcontext():
-        task = task_from_row(sql.task_insert_row(user_id=user.pk, values=values, now=timezone.now()))
-        if names:
-            rows = sql.tags_upsert(
-                user_id=user.pk, names=names, keys=[tag_key(n) for n in names], link_task_id=task.pk
-            )
-            task.tag_names = [name for _, name, _ in rows]  # each tag's stored (first) spelling
-    return task
+    with transaction.atomic(savepoint=False) if several_statements else nullcontext():
+        row = sql.task_insert_row(
+            user_id=user.pk,
+            values=values,
+            now=timezone.now(),
+            tag_names=names,
+            tag_keys=[tag_key(name) for name in names],
+        )
+    return task_from_row(row)
 
 
 def _unwritten(*, user: User, task_id: int, versions: Sequence[int] | None) -> Task:
@@ -229,15 +231,15 @@ def request_fingerprint(data: Any) -> str:
     return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def idempotency_key_claim(*, user: User, key: str, fingerprint: str, response: StoredResponse) -> bool:
+def idempotency_key_store(*, user: User, key: str, fingerprint: str, response: StoredResponse) -> None:
     """Store the response of the create just made under (user, key), in the caller's transaction.
 
-    False when a live record (under 24 hours old) holds the key already: the caller must roll back
-    what it did and answer from that record. A concurrent claim of the same key waits on the unique
-    index until the first commits, then gets False.
+    An expired record of the key is replaced. While a live record (under 24 hours old) holds the
+    key, this raises IntegrityError (now, or when the transaction commits): the caller rolls back
+    and answers from that record.
     """
     now = timezone.now()
-    return sql.idempotency_claim(
+    sql.idempotency_store(
         user_id=user.pk,
         key=key,
         fingerprint=fingerprint,

@@ -84,6 +84,13 @@ class Dialect:
     def to_datetime(self, value: Any) -> datetime | None:
         return value
 
+    def id_list(self, subquery: str) -> str:
+        """An expression: the ids a one-column subquery selects, as one value (see `to_ids`)."""
+        return f"ARRAY({subquery})"
+
+    def to_ids(self, value: Any) -> list[int]:
+        return list(value or [])
+
 
 class SQLiteDialect(Dialect):
     vendor = "sqlite"
@@ -113,6 +120,12 @@ class SQLiteDialect(Dialect):
             "created_at": to_datetime(row[9]),
             "updated_at": to_datetime(row[10]),
         }
+
+    def id_list(self, subquery: str) -> str:
+        return f"(SELECT json_group_array(id) FROM ({subquery}))"  # noqa: S608
+
+    def to_ids(self, value: Any) -> list[int]:
+        return orjson.loads(value) if value else []
 
     def to_datetime(self, value: Any) -> datetime | None:
         # Django stores datetimes in SQLite as naive UTC text, and its converters give naive
@@ -239,8 +252,14 @@ def task_toggle_row(
     return fetch_one(sql, [stamp, stamp, task_id, user_id, *(versions or [])])
 
 
-def task_insert_row(*, user_id: str, values: dict[str, Any], now: datetime) -> tuple:
-    """Insert a task (no tags yet) and return its row, tag names included (none)."""
+def task_insert_row(
+    *, user_id: str, values: dict[str, Any], now: datetime, tag_names: Sequence[str] = (), tag_keys=()
+) -> tuple:
+    """Insert a task with its tags (created where missing) and return its row, tag names included.
+
+    One statement on PostgreSQL (a data-modifying WITH: the task, the tags, the links); on SQLite,
+    which has none, one per part, so the caller holds a transaction around it when there are tags.
+    """
     d = dialect()
     completed = values.get("completed", False)
     row = {
@@ -255,11 +274,35 @@ def task_insert_row(*, user_id: str, values: dict[str, Any], now: datetime) -> t
         "created_at": d.datetime_param(now),
         "updated_at": d.datetime_param(now),
     }
+    insert = f"INSERT INTO {TASK} ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))})"  # noqa: S608
+    if not tag_names:
+        return fetch_one(f"{insert} RETURNING {d.task_columns(TASK)}", row.values())
+    if d.vendor == "postgresql":
+        upsert, upsert_params = _tags_upsert_sql(user_id, tag_names, tag_keys)
+        columns = ", ".join(f"w.{column}" for column in COLUMNS)
+        sql = (
+            f"WITH w AS ({insert} RETURNING {', '.join(COLUMNS)}), g AS ({upsert}), "  # noqa: S608
+            f"l AS (INSERT INTO {LINK} (task_id, tag_id) SELECT w.id, g.id FROM w, g) "
+            f"SELECT {columns}, "
+            'ARRAY(SELECT g.name FROM g ORDER BY g.key COLLATE "C", g.name COLLATE "C") FROM w'
+        )
+        return fetch_one(sql, [*row.values(), *upsert_params])
+    task = fetch_one(f"{insert} RETURNING {d.task_columns(TASK)}", row.values())
+    tags = tags_upsert(user_id=user_id, names=tag_names, keys=tag_keys, link_task_id=task[0])
+    names = sorted((key, name) for _, name, key in tags)
+    return (*task[:11], orjson.dumps([name for _, name in names]).decode())
+
+
+def _tags_upsert_sql(user_id: str, names: Sequence[str], keys: Sequence[str]) -> tuple[str, list[Any]]:
+    values = ", ".join(["(%s, %s, %s)"] * len(names))
+    params: list[Any] = []
+    for name, key in zip(names, keys, strict=True):
+        params += [user_id, name, key]
     sql = (
-        f"INSERT INTO {TASK} ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))}) "  # noqa: S608
-        f"RETURNING {d.task_columns(TASK)}"
+        f"INSERT INTO {TAG} (user_id, name, key) VALUES {values} "  # noqa: S608
+        "ON CONFLICT (user_id, key) DO UPDATE SET key = EXCLUDED.key RETURNING id, name, key"
     )
-    return fetch_one(sql, row.values())
+    return sql, params
 
 
 def tags_upsert(
@@ -272,14 +315,7 @@ def tags_upsert(
     An existing tag keeps the spelling the user first gave it. ON CONFLICT makes it safe when two
     requests of the same user create the same tag at once.
     """
-    values = ", ".join(["(%s, %s, %s)"] * len(names))
-    params: list[Any] = []
-    for name, key in zip(names, keys, strict=True):
-        params += [user_id, name, key]
-    upsert = (
-        f"INSERT INTO {TAG} (user_id, name, key) VALUES {values} "  # noqa: S608
-        "ON CONFLICT (user_id, key) DO UPDATE SET key = EXCLUDED.key RETURNING id, name, key"
-    )
+    upsert, params = _tags_upsert_sql(user_id, names, keys)
     if link_task_id is None:
         return fetch_all(upsert, params)
     if dialect().vendor == "postgresql":
@@ -324,7 +360,7 @@ def task_tag_ids(*, task_id: int) -> dict[str, int]:
 
 
 # --- Idempotency keys -----------------------------------------------------------------------------
-def idempotency_claim(
+def idempotency_store(
     *,
     user_id: str,
     key: str,
@@ -335,21 +371,24 @@ def idempotency_claim(
     etag: str,
     now: datetime,
     expired_before: datetime,
-) -> bool:
-    """Insert the key's record with its response, or take over an expired one; False when a live
-    record holds the key (ON CONFLICT ... WHERE expired: nothing returned)."""
+) -> None:
+    """Insert the key's record, or replace an expired one, in one statement whose result is not
+    read: while a live record holds the key, the conflict's update sets `fingerprint` to NULL, which
+    its NOT NULL constraint refuses, so the statement fails (IntegrityError) and nothing changes."""
     from tasks.models import IdempotencyKey
 
     d = dialect()
     table = IdempotencyKey._meta.db_table
     body_param = "%s::jsonb" if d.vendor == "postgresql" else "%s"
     columns = "user_id, key, fingerprint, status_code, response_body, location, etag, created_at"
-    sql = (
-        f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, {body_param}, %s, %s, %s) "  # noqa: S608
-        "ON CONFLICT (user_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, "
-        "status_code = EXCLUDED.status_code, response_body = EXCLUDED.response_body, "
-        "location = EXCLUDED.location, etag = EXCLUDED.etag, created_at = EXCLUDED.created_at "
-        f"WHERE {table}.created_at < %s RETURNING id"
-    )
     params = [user_id, key, fingerprint, status_code, body, location, etag, d.datetime_param(now)]
-    return fetch_one(sql, [*params, d.datetime_param(expired_before)]) is not None
+    params.append(d.datetime_param(expired_before))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, {body_param}, %s, %s, %s) "  # noqa: S608
+            "ON CONFLICT (user_id, key) DO UPDATE SET "
+            f"fingerprint = CASE WHEN {table}.created_at < %s THEN EXCLUDED.fingerprint ELSE NULL END, "
+            "status_code = EXCLUDED.status_code, response_body = EXCLUDED.response_body, "
+            "location = EXCLUDED.location, etag = EXCLUDED.etag, created_at = EXCLUDED.created_at",
+            params,
+        )

@@ -254,6 +254,7 @@ def test_slots_a_process_did_not_use_in_time_lapse_and_stay_counted(redis_cache,
         assert take_slot("throttle:test:lapse", 1000, 3600) is None
 
     # Every call went to Redis and took a batch of 10: 40 slots counted for 4 requests.
+    assert allowance_batch(1000) == 10
     assert redis.Redis.from_url(REDIS_URL).zcard(f"{redis_cache}:1:throttle:test:lapse") == 40
 
 

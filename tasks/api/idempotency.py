@@ -1,14 +1,17 @@
-"""Idempotent create (docs/API.md §4): claim the key, create, store the response, as one transaction.
+"""Idempotent create (docs/API.md §4): create, store the response under the key, as one transaction.
 
 The task is created first and the key's record (with the response) inserted after it, in the same
-transaction. When a live record already holds the key, the transaction is rolled back (no task is
-left behind) and the stored response is replayed, or `422` when the body differs. A concurrent
-request with the same key waits on the key's unique index until the first commits, then replays.
+transaction. When a live record already holds the key, that insert fails, the transaction is rolled
+back (no task is left behind) and the stored response is replayed, or `422` when the body differs. A
+concurrent request with the same key waits on the key's unique index until the first commits, then
+replays. (psycopg's pipeline mode would send BEGIN and COMMIT along with the two statements, but on
+this 2-core machine it cost more CPU than the round trips it saved: 3.7 ms against 1.9-2.3 ms per
+create, measured in-process.)
 """
 
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from rest_framework import status
 from rest_framework.request import Request
@@ -18,10 +21,6 @@ from core.http_errors import IdempotencyConflict, IdempotencyInProgress
 from tasks import services
 from tasks.api.serializers import task_to_dict
 from tasks.models import Task
-
-
-class _KeyTaken(Exception):
-    """A live record holds the key: undo this create."""
 
 
 def task_location(request: Request, task: Task) -> str:
@@ -35,11 +34,10 @@ def create_once(request: Request, *, key: str, fields: dict[str, Any]) -> Respon
         with transaction.atomic():
             task = services.task_create(user=user, **fields)
             stored = services.StoredResponse(201, task_to_dict(task), task_location(request, task), task.etag)
-            if not services.idempotency_key_claim(
-                user=user, key=key, fingerprint=fingerprint, response=stored
-            ):
-                raise _KeyTaken
-    except _KeyTaken:
+            services.idempotency_key_store(user=user, key=key, fingerprint=fingerprint, response=stored)
+    except IntegrityError:
+        if services.idempotency_key_get(user=user, key=key) is None:
+            raise  # not the key's constraint
         return _replay(request, key=key, fingerprint=fingerprint)
     return Response(
         stored.body,

@@ -141,11 +141,10 @@ class TaskViewSet(viewsets.ViewSet):
             raise serializers.ValidationError(
                 {"Idempotency-Key": ["Must be 1 to 255 printable ASCII characters without spaces."]}
             )
-        data = TaskWriteSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        fields = TaskWriteSerializer.parse(request.data)
         if key is not None:
-            return create_once(request, key=key, fields=data.validated_data)
-        task = services.task_create(user=request.user, **data.validated_data)
+            return create_once(request, key=key, fields=fields)
+        task = services.task_create(user=request.user, **fields)
         return Response(
             task_to_dict(task),
             status=status.HTTP_201_CREATED,
@@ -186,12 +185,10 @@ class TaskViewSet(viewsets.ViewSet):
         return self._write(request, pk, partial=True)
 
     def _write(self, request: Request, pk: str, *, partial: bool) -> Response:
-        data = TaskWriteSerializer(data=request.data, partial=partial)
-        data.is_valid(raise_exception=True)
         task = services.task_update(
             user=request.user,
             task_id=int(pk),
-            changes=data.validated_data,
+            changes=TaskWriteSerializer.parse(request.data, partial=partial),
             versions=if_match_versions(request.headers.get("If-Match")),
         )
         return _task_response(task)
@@ -214,9 +211,11 @@ class TaskViewSet(viewsets.ViewSet):
     )
     @action(detail=True, methods=["patch"])
     def complete(self, request: Request, user_id: str, pk: str) -> Response:
-        completed = None
-        if not (isinstance(request.data, dict) and not request.data):  # no body (or `{}`) toggles
-            data = CompleteSerializer(data=request.data)
+        body = request.data
+        if type(body) is dict and body.keys() <= {"completed"} and type(body.get("completed", False)) is bool:
+            completed = body.get("completed")  # no body, `{}` or a plain boolean: no serializer needed
+        else:
+            data = CompleteSerializer(data=body)
             data.is_valid(raise_exception=True)
             completed = data.validated_data.get("completed")
         task = services.task_set_completed(

@@ -165,3 +165,32 @@ def test_concurrent_requests_with_one_key_create_exactly_one_task(user, make_tok
     replay = post(client, user.pk, BODY, "double-click")
     assert replay.status_code == 201
     assert replay.json() == created[0].json()
+
+
+def test_a_key_older_than_24_hours_is_taken_anew(auth_client, user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tasks.models import IdempotencyKey
+
+    first = post(auth_client, user.pk, BODY, "yesterday")
+    IdempotencyKey.objects.filter(key="yesterday").update(created_at=timezone.now() - timedelta(hours=25))
+
+    second = post(auth_client, user.pk, {"title": "Another body"}, "yesterday")
+
+    assert second.status_code == 201
+    assert second.json()["id"] != first.json()["id"]
+    assert "Idempotent-Replayed" not in second
+    record = IdempotencyKey.objects.get(key="yesterday")
+    assert record.response_body["id"] == second.json()["id"]
+    assert post(auth_client, user.pk, {"title": "Another body"}, "yesterday").json() == second.json()
+
+
+def test_a_live_key_with_another_body_leaves_no_task_behind(auth_client, user):
+    post(auth_client, user.pk, BODY, "k-live")
+
+    conflict = post(auth_client, user.pk, {"title": "Different"}, "k-live")
+
+    assert_problem(conflict, 422, "idempotency_conflict")
+    assert [task["title"] for task in all_tasks(auth_client, user.pk)] == ["Buy milk"]
