@@ -1,13 +1,11 @@
-"""Fixtures shared by every app's tests: users, real signed tokens, API clients."""
+"""Fixtures shared by every app's tests: users, real signed tokens, API clients (helpers in
+core/tests/support.py)."""
 
-import time
-from typing import Any
-
-import jwt
 import pytest
 from rest_framework.test import APIClient
 
 from accounts.tests.factories import UserFactory
+from core.tests.support import bearer_client, mint_token
 
 
 @pytest.fixture(autouse=True)
@@ -37,40 +35,11 @@ def _fresh_caches():
     user_cache.clear()
 
 
-def better_auth_claims(sub: str, /, **overrides: Any) -> dict[str, Any]:
-    """Claims exactly as Better Auth's jwt plugin builds them (BETTER_AUTH.md)."""
-    now = int(time.time())
-    claims = {
-        "iat": now,
-        "id": sub,
-        "createdAt": "2026-11-29T11:13:48.368Z",
-        "updatedAt": "2026-11-29T11:13:48.368Z",
-        "email": f"{sub.lower()[:20]}@example.com",
-        "emailVerified": False,
-        "name": "Alice Example",
-        "sub": sub,
-        "exp": now + 900,
-        "iss": "http://localhost:3000",
-        "aud": "http://localhost:3000",
-    }
-    claims.update(overrides)
-    return {key: value for key, value in claims.items() if value is not ...}
-
-
-def sign_hs256(claims: dict[str, Any], secret: str | None = None, headers: dict | None = None) -> str:
-    from django.conf import settings
-
-    return jwt.encode(claims, (secret or settings.BETTER_AUTH_SECRET).encode(), "HS256", headers=headers)
-
-
 @pytest.fixture
 def make_token():
     """make_token(sub, **claim_overrides) -> a real HS256 token of Better Auth's shape."""
 
-    def make(sub: str, /, **overrides: Any) -> str:
-        return sign_hs256(better_auth_claims(sub, **overrides))
-
-    return make
+    return mint_token
 
 
 @pytest.fixture
@@ -84,8 +53,8 @@ def other_user(db):
 
 
 @pytest.fixture
-def auth_header(user, make_token):
-    return {"HTTP_AUTHORIZATION": f"Bearer {make_token(user.pk, email=user.email, name=user.name)}"}
+def auth_header(user):
+    return {"HTTP_AUTHORIZATION": f"Bearer {mint_token(user.pk, email=user.email, name=user.name)}"}
 
 
 @pytest.fixture
@@ -94,8 +63,6 @@ def api_client():
 
 
 @pytest.fixture
-def auth_client(user, make_token):
+def auth_client(user):
     """An APIClient sending the fixture user's real Bearer token."""
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_token(user.pk, email=user.email, name=user.name)}")
-    return client
+    return bearer_client(user)

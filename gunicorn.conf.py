@@ -48,7 +48,7 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
 control_socket_disable = True
 proc_name = "todo-api"
 
-# The app logs one line per request itself (todo_project/logging.py); no access log.
+# The app logs one line per request itself (core/request_log.py); no access log.
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
@@ -60,7 +60,7 @@ if django_settings.LOG_FORMAT == "json":
             "gunicorn.error": {"level": loglevel.upper(), "handlers": ["console"], "propagate": False},
             "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
         },
-        "formatters": {"json": {"()": "todo_project.logging.JSONFormatter"}},
+        "formatters": {"json": {"()": "core.request_log.JSONFormatter"}},
         "handlers": {
             "console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"},
         },

@@ -1,25 +1,18 @@
-"""Staff moderation of users: who they are, how many tasks they have, deactivate and reactivate.
+"""Staff moderation of users: who they are, deactivate and reactivate.
 
-Built for a large table: the task count is one correlated subquery per row of the page (never a
-GROUP BY over every task), and the paginator never counts the whole table.
+Built for a large table: the paginator never counts the whole table. The tasks app adds each
+user's task count (tasks/admin_users.py).
 """
-
-from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm
-from django.db.models import Count, IntegerField, OuterRef, Subquery
-from django.db.models.functions import Coalesce
-from django.urls import reverse
-from django.utils.html import format_html
 
 from accounts.models import DeletedUser, User, new_user_id
 from accounts.refresh import refresh_tokens_revoke_all
 from accounts.services import user_delete, user_set_active
-from tasks.admin import LargeTablePaginator
-from tasks.models import Task
+from core.admin_paging import LargeTablePaginator
 
 # Users changed by one action: bounded, so a "select all" cannot run for minutes in one request.
 ACTION_LIMIT = 1000
@@ -62,14 +55,15 @@ class UserCreationForm(AdminUserCreationForm):
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     add_form = UserCreationForm
-    list_display = ["id", "email", "name", "is_active", "is_staff", "date_joined", "tasks_link"]
+    # The tasks app adds a "tasks" column and field (tasks/admin_users.py): accounts knows no tasks.
+    list_display = ["id", "email", "name", "is_active", "is_staff", "date_joined"]
     list_filter = ["is_active", "is_staff", "date_joined"]
     search_fields = ["=id", "email", "name"]
     ordering = ["-date_joined", "id"]
-    readonly_fields = ["date_joined", "last_login", "tasks_link"]
+    readonly_fields = ["date_joined", "last_login"]
     fieldsets = [
         (None, {"fields": ["id", "password"]}),
-        ("Profile", {"fields": ["email", "name", "tasks_link"]}),
+        ("Profile", {"fields": ["email", "name"]}),
         ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
@@ -91,28 +85,6 @@ class UserAdmin(DjangoUserAdmin):
         # The id is the Better Auth `sub`: changing it would orphan the user's tokens.
         readonly = list(super().get_readonly_fields(request, obj))
         return [*readonly, "id"] if obj is not None else readonly
-
-    def get_queryset(self, request):
-        task_count = (
-            Task.objects.filter(user=OuterRef("pk"))
-            .order_by()
-            .values("user")
-            .annotate(n=Count("*"))
-            .values("n")
-        )
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(task_count=Coalesce(Subquery(task_count, output_field=IntegerField()), 0))
-        )
-
-    @admin.display(description="tasks")
-    def tasks_link(self, user: User):
-        count = getattr(user, "task_count", None)
-        if count is None:  # the add form's preview has no annotation
-            count = Task.objects.filter(user=user).count() if user.pk else 0
-        url = reverse("admin:tasks_task_changelist") + "?" + urlencode({"owner": user.pk})
-        return format_html('<a href="{}">{} task{}</a>', url, count, "" if count == 1 else "s")
 
     def save_model(self, request, obj, form, change):
         # Activation goes through the service, as the command and any other caller do.

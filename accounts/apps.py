@@ -8,7 +8,7 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the OpenAPI description of the Better Auth bearer scheme.
-        import todo_project.schema  # noqa: F401
+        import core.schema  # noqa: F401
         from accounts.models import User
         from accounts.user_cache import forget_user_on_change
 

@@ -21,7 +21,7 @@ from accounts.jwks import JWKSUnavailable, UnknownKey, jwks_cache
 from accounts.models import USER_ID_PATTERN, User
 from accounts.services import user_sync_from_claims
 from accounts.user_cache import user_cache
-from todo_project.exceptions import ServiceUnavailable
+from core.http_errors import BEARER_CHALLENGE, ServiceUnavailable
 
 ASYMMETRIC_ALGORITHMS = frozenset({"EdDSA", "ES256", "ES512", "RS256", "PS256"})
 MAX_TOKEN_LENGTH = 8192
@@ -216,4 +216,4 @@ class BetterAuthJWTAuthentication(BaseAuthentication):
         return user, claims
 
     def authenticate_header(self, request: Request) -> str:
-        return 'Bearer realm="api"'
+        return BEARER_CHALLENGE

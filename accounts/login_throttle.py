@@ -21,15 +21,19 @@ account exists.
 
 import hashlib
 import logging
+import math
 import time
 
 from django.conf import settings
 from django.core.cache import cache
+from rest_framework.settings import api_settings
 
 from accounts.models import User
 
 logger = logging.getLogger(__name__)
 
+# The throttle scope of the sign-in routes (API_RATE_LIMIT_AUTH): one budget per client address.
+SIGN_IN_SCOPE = "auth"
 FIRST_LOCK_SECONDS = 30
 USUAL_ADDRESS_SECONDS = 30 * 24 * 3600
 FAILURES_FORGOTTEN_AFTER_SECONDS = 24 * 3600
@@ -104,3 +108,22 @@ def sign_in_succeeded(*, account: str, address: str) -> None:
         cache.set(usual_key, 1, USUAL_ADDRESS_SECONDS)
     except Exception:
         logger.warning("Per-account sign-in throttling skipped: the cache is unavailable", exc_info=True)
+
+
+class _SignInRoute:
+    """What the API's throttles read of a view: the sign-in routes' scope."""
+
+    throttle_scope = SIGN_IN_SCOPE
+
+
+def address_wait(request) -> int | None:
+    """Seconds this client must wait before another sign-in attempt, else None (counting this one).
+
+    The API's throttles decide, with the sign-in routes' scope, so a web form post and a
+    `POST /api/auth/token/` draw on one budget per address.
+    """
+    throttles = [throttle_class() for throttle_class in api_settings.DEFAULT_THROTTLE_CLASSES]
+    waits = [throttle.wait() for throttle in throttles if not throttle.allow_request(request, _SignInRoute)]
+    if not waits:
+        return None
+    return max(1, math.ceil(max((wait for wait in waits if wait is not None), default=1)))

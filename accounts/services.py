@@ -2,8 +2,10 @@
 
 import logging
 import unicodedata
+from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -127,3 +129,10 @@ def user_delete(*, user: User, deleted_by: User | None = None) -> None:
         pk=user.pk, defaults={"deleted_by": deleted_by.pk if deleted_by is not None else ""}
     )
     user.delete()
+
+
+def users_create_external(*, user_ids: Iterable[str]) -> None:
+    """Accounts for these ids that sign in through Better Auth only (an unusable password), such as
+    the owners an import brings in. Joins the caller's transaction."""
+    password = make_password(None)  # one hash for all; unusable, so no password sign-in
+    User.objects.bulk_create([User(id=user_id, password=password) for user_id in sorted(user_ids)])

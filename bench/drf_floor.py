@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bench import floor
+from core.http_errors import BEARER_CHALLENGE, PROBLEM_CONTENT_TYPE
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.drf_floor_settings")
 
@@ -59,7 +60,7 @@ class HS256Authentication(BaseAuthentication):
         return FloorUser(row), None
 
     def authenticate_header(self, request) -> str:
-        return 'Bearer realm="api"'
+        return BEARER_CHALLENGE
 
 
 class IsUrlUser(BasePermission):
@@ -113,7 +114,7 @@ class FloorView(APIView):
         if isinstance(exc, floor.Problem):
             status = int(exc.status[:3])
             return Response(
-                {"status": status, "code": exc.code}, status=status, content_type="application/problem+json"
+                {"status": status, "code": exc.code}, status=status, content_type=PROBLEM_CONTENT_TYPE
             )
         return super().handle_exception(exc)
 

@@ -59,9 +59,9 @@ def measure(token: str, runs: int = 300) -> dict[str, float]:
     from rest_framework.test import APIClient
 
     from accounts.models import User
+    from core.formats import ORJSONRenderer
     from tasks import selectors, sql
     from tasks.selectors import TaskListParams
-    from todo_project.formats import ORJSONRenderer
 
     ensure_user()
     user = User.objects.get(pk=USER_ID)

@@ -1,7 +1,7 @@
 """Errors the domain raises, without HTTP: the API's exception handler maps each kind to its problem.
 
 Apps subclass these (tasks.errors.TaskNotFound, ...) so that services speak of what went wrong and
-one place (todo_project/api.py) decides what a client is told.
+one place (core/problems.py) decides what a client is told.
 """
 
 

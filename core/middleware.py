@@ -59,7 +59,7 @@ class BrowserAxesMiddleware(_BrowserOnly, AxesMiddleware):
 
 
 class ApiCacheHeadersMiddleware:
-    """Every `/api/` response is private to the caller and revalidated before reuse (API.md §4):
+    """Every `/api/` response is private to the caller and revalidated before reuse (docs/API.md §4):
     `Cache-Control: private, no-cache` (unless the view chose stricter) and `Vary: Authorization`.
     `X-Frame-Options: DENY` too, as a plain header: no page of the API is ever framed."""
 

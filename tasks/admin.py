@@ -5,27 +5,25 @@ table (see LargeTablePaginator), fetch tags for a page in one query, and offer f
 choices come from bounded queries.
 """
 
-from calendar import month_name, monthrange
 from collections import defaultdict
-from datetime import timedelta
-from functools import cached_property
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ORDER_VAR
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
-from django.db import connection
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Prefetch, Q
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from accounts.models import User
-from tasks.models import MAX_TAGS_PER_TASK, TAG_MAX_LENGTH, Tag, Task, merge_tag_names
+from core.admin_paging import LargeTablePaginator, correlated_count, inexact_count_context
+from tasks import rules
+from tasks.admin_filters import DueFilter, OwnerFilter, StatusFilter, TagFilter, calendar_date_hierarchy
+from tasks.admin_users import UserWithTasksAdmin
+from tasks.models import Tag, Task
+from tasks.rules import MAX_TAGS_PER_TASK
 from tasks.services import tag_delete, tags_merge, task_create, task_delete, task_update, tasks_bulk
 
 TaskThrough = Task.tags.through
@@ -34,202 +32,6 @@ ACTION_CHUNK = 500
 # Tasks one admin action may change: a bigger job (say "select all" over a million rows) belongs
 # to a command such as purge_tasks, not to one web request.
 ACTION_MAX_TASKS = 10_000
-
-
-class LargeTablePaginator(Paginator):
-    """A paginator that never counts a whole large table.
-
-    Unfiltered on PostgreSQL it uses the planner's row estimate (`pg_class.reltuples`, kept fresh
-    by autovacuum); otherwise it counts at most COUNT_CAP + 1 rows. The templates say "about" or
-    "more than" accordingly.
-    """
-
-    COUNT_CAP = 10_000
-    count_is_estimate = False
-    count_is_capped = False
-
-    @cached_property
-    def count(self) -> int:
-        queryset = self.object_list
-        if connection.vendor == "postgresql" and not queryset.query.where:
-            estimate = _estimated_rows(queryset.model)
-            if estimate > self.COUNT_CAP:
-                self.count_is_estimate = True
-                return estimate
-        counted = queryset.order_by().values("pk")[: self.COUNT_CAP + 1].count()
-        self.count_is_capped = counted > self.COUNT_CAP
-        return counted
-
-
-def _estimated_rows(model) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [model._meta.db_table]
-        )
-        row = cursor.fetchone()
-    return max(int(row[0]), 0) if row else 0  # -1 until the table is first analyzed
-
-
-def inexact_count_context(response, paginator_holder) -> None:
-    """'All 10001 selected' would be wrong when the count is capped or estimated."""
-    context = getattr(response, "context_data", None) or {}
-    changelist = context.get("cl")
-    if changelist is None:
-        return
-    paginator = changelist.paginator
-    if getattr(paginator, "count_is_estimate", False) or getattr(paginator, "count_is_capped", False):
-        context["selection_note_all"] = f"All matching {paginator_holder} selected"
-
-
-def calendar_date_hierarchy(changelist, oldest) -> dict:
-    """The date drill-down of the changelist as a calendar, with no query over the rows.
-
-    Django's own runs MIN/MAX and SELECT DISTINCT date_trunc(...) over every matching row: seconds
-    on a million tasks. This lists the years from `oldest` to now, the months of a year and the
-    days of a month; a period without tasks shows an empty list when chosen.
-    """
-    field = changelist.date_hierarchy
-    names = {"year": f"{field}__year", "month": f"{field}__month", "day": f"{field}__day"}
-
-    def value(name):
-        try:
-            return int(changelist.params.get(names[name]))
-        except (TypeError, ValueError):
-            return None
-
-    def link(filters):
-        return changelist.get_query_string(filters, [f"{field}__"])
-
-    year, month, day = value("year"), value("month"), value("day")
-    today = timezone.localdate()
-    if year and month and day:
-        return {
-            "show": True,
-            "back": {
-                "link": link({names["year"]: year, names["month"]: month}),
-                "title": f"{month_name[month]} {year}",
-            },
-            "choices": [{"title": f"{month_name[month]} {day}"}],
-        }
-    if year and month:
-        last = monthrange(year, month)[1] if (year, month) != (today.year, today.month) else today.day
-        return {
-            "show": True,
-            "back": {"link": link({names["year"]: year}), "title": str(year)},
-            "choices": [
-                {
-                    "link": link({names["year"]: year, names["month"]: month, names["day"]: d}),
-                    "title": f"{month_name[month]} {d}",
-                }
-                for d in range(1, last + 1)
-            ],
-        }
-    if year:
-        last = 12 if year != today.year else today.month
-        return {
-            "show": True,
-            "back": {"link": link({}), "title": "All dates"},
-            "choices": [
-                {"link": link({names["year"]: year, names["month"]: m}), "title": f"{month_name[m]} {year}"}
-                for m in range(1, last + 1)
-            ],
-        }
-    first_year = min(timezone.localtime(oldest).year, today.year) if oldest else today.year
-    return {
-        "show": True,
-        "back": None,
-        "choices": [
-            {"link": link({names["year"]: y}), "title": str(y)} for y in range(first_year, today.year + 1)
-        ],
-    }
-
-
-# --- Task list filters ----------------------------------------------------------------------------
-class StatusFilter(admin.SimpleListFilter):
-    title = "status"
-    parameter_name = "status"
-
-    def lookups(self, request, model_admin):
-        return [("pending", "Pending"), ("completed", "Completed")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "pending":
-            return queryset.pending()
-        if self.value() == "completed":
-            return queryset.completed()
-        return queryset
-
-
-class DueFilter(admin.SimpleListFilter):
-    """Due date relative to now, in the site's time zone; a week starts on Monday."""
-
-    title = "due"
-    parameter_name = "due"
-
-    def lookups(self, request, model_admin):
-        return [("overdue", "Overdue"), ("today", "Today"), ("week", "This week"), ("none", "No due date")]
-
-    def queryset(self, request, queryset):
-        now = timezone.localtime()
-        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        match self.value():
-            case "overdue":
-                return queryset.overdue(now)
-            case "today":
-                return queryset.filter(due_date__gte=midnight, due_date__lt=midnight + timedelta(days=1))
-            case "week":
-                monday = midnight - timedelta(days=midnight.weekday())
-                return queryset.filter(due_date__gte=monday, due_date__lt=monday + timedelta(days=7))
-            case "none":
-                return queryset.filter(due_date__isnull=True)
-        return queryset
-
-
-class OwnerFilter(admin.SimpleListFilter):
-    """Tasks of one user (`?owner=<id>`, the link from the user list). Only the chosen owner is
-    listed as a choice: listing every user would not scale."""
-
-    title = "owner"
-    parameter_name = "owner"
-
-    def lookups(self, request, model_admin):
-        user = User.objects.filter(pk=self.value()).first() if self.value() else None
-        return [(user.pk, str(user))] if user else []
-
-    def queryset(self, request, queryset):
-        return queryset.filter(user_id=self.value()) if self.value() else queryset
-
-
-class TagFilter(admin.SimpleListFilter):
-    """Tasks carrying a tag, matched case-insensitively by name across users.
-
-    The choices are the owner's tags when the list is filtered to one owner, else the names of
-    the most recently created tags (a bounded query, not a scan of every tag).
-    """
-
-    title = "tag"
-    parameter_name = "tag"
-    RECENT = 500
-    SHOWN = 20
-
-    def lookups(self, request, model_admin):
-        owner = request.GET.get(OwnerFilter.parameter_name)
-        if owner:
-            tags = Tag.objects.filter(user_id=owner).order_by("key").values_list("key", "name")[:100]
-            return list(dict(tags).items())
-        recent = Tag.objects.order_by("-id").values_list("key", "name")[: self.RECENT]
-        names: dict[str, str] = {}
-        for key, name in recent:
-            names.setdefault(key, name)
-        choices = sorted(names.items())[: self.SHOWN]
-        if self.value() and self.value() not in names:
-            choices.append((self.value(), self.value()))
-        return choices
-
-    def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(tags__key=self.value().casefold())
-        return queryset
 
 
 # --- Task form ------------------------------------------------------------------------------------
@@ -252,18 +54,21 @@ class TaskAdminForm(forms.ModelForm):
         if self.instance.pk:
             self.fields["tag_names"].initial = ", ".join(tag.name for tag in self.instance.tags.all())
 
+    # The rules of tasks/rules.py, as the API applies them.
     def clean_title(self) -> str:
-        return self.cleaned_data["title"].strip()
+        return rules.clean_title(self.cleaned_data["title"])
+
+    def clean_description(self) -> str:
+        return rules.clean_description(self.cleaned_data["description"])
 
     def clean_tag_names(self) -> list[str]:
-        names = [name.strip() for name in self.cleaned_data["tag_names"].split(",")]
-        names = merge_tag_names(name for name in names if name)
+        names = [name for name in self.cleaned_data["tag_names"].split(",") if name.strip()]
         for name in names:
-            if len(name) > TAG_MAX_LENGTH:
-                raise ValidationError(f"Tag {name[:20]!r}... is longer than {TAG_MAX_LENGTH} characters.")
-        if len(names) > MAX_TAGS_PER_TASK:
-            raise ValidationError(f"A task has at most {MAX_TAGS_PER_TASK} tags (got {len(names)}).")
-        return names
+            try:
+                rules.clean_tag_name(name)
+            except ValidationError as error:  # name the tag: the field holds many
+                raise ValidationError(f"Tag {name.strip()[:20]!r}: {error.messages[0]}") from None
+        return rules.clean_tag_names(names)
 
 
 def _copy_into(target: Task, source: Task) -> None:
@@ -485,17 +290,8 @@ class TagAdmin(admin.ModelAdmin):
     actions = ["merge_tags", "delete_tags"]
 
     def get_queryset(self, request):
-        count = (
-            TaskThrough.objects.filter(tag_id=OuterRef("pk"))
-            .order_by()
-            .values("tag_id")
-            .annotate(n=Count("*"))
-            .values("n")
-        )
         return (
-            super()
-            .get_queryset(request)
-            .annotate(task_count=Coalesce(Subquery(count, output_field=IntegerField()), 0))
+            super().get_queryset(request).annotate(task_count=correlated_count(TaskThrough.objects, "tag_id"))
         )
 
     def has_add_permission(self, request):
@@ -558,3 +354,7 @@ class TagAdmin(admin.ModelAdmin):
         for tag in tags:
             tag_delete(tag=tag)
         self.message_user(request, f"{len(tags)} tag(s) deleted.", messages.SUCCESS)
+
+
+admin.site.unregister(User)
+admin.site.register(User, UserWithTasksAdmin)

@@ -5,10 +5,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-TITLE_MAX_LENGTH = 200
-DESCRIPTION_MAX_LENGTH = 1000
-TAG_MAX_LENGTH = 50
-MAX_TAGS_PER_TASK = 20
+from tasks.rules import DESCRIPTION_MAX_LENGTH, TAG_MAX_LENGTH, TITLE_MAX_LENGTH
 
 
 class Priority(models.IntegerChoices):
@@ -22,11 +19,6 @@ class Priority(models.IntegerChoices):
 
 PRIORITY_BY_NAME = {label: value for value, label in Priority.choices}
 PRIORITY_NAMES = dict(Priority.choices)
-
-
-def tag_key(name: str) -> str:
-    """The identity of a tag within a user's tags: names equal case-insensitively are one tag."""
-    return name.casefold()
 
 
 class Tag(models.Model):
@@ -105,10 +97,6 @@ class Task(models.Model):
         return self.title
 
     @property
-    def priority_name(self) -> str:
-        return PRIORITY_NAMES[self.priority]
-
-    @property
     def etag(self) -> str:
         """A strong validator: it changes exactly when `version` does."""
         return f'"{self.version}"'
@@ -150,11 +138,3 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return self.key
-
-
-def merge_tag_names(names) -> list[str]:
-    """Names in the order given, each case-insensitive duplicate dropped (the first spelling wins)."""
-    merged: dict[str, str] = {}
-    for name in names:
-        merged.setdefault(tag_key(name), name)
-    return list(merged.values())

@@ -22,7 +22,8 @@ from django.utils import timezone
 from accounts.models import User
 from tasks import sql
 from tasks.errors import TaskNotFound
-from tasks.models import Tag, Task, tag_key
+from tasks.models import Tag, Task
+from tasks.rules import tag_key
 
 # sort name -> (SQL of the sort key for alias `t`, whether its values are datetimes)
 SORTS = {

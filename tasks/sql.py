@@ -5,6 +5,8 @@ aggregates them in the tags' order), turned into the API's task dicts without mo
 the ORM's compilation and a model instance per row cost more than the database does for a page
 (bench/results/). Writes use `RETURNING`, so a write answers from the statement that made it.
 Every value is a parameter; the only text spliced into a statement is this module's own.
+The writes apply the write rules of tasks/rules.py in SQL (`completion`: completed_at moves with
+completed; `bumped`: every change moves version and updated_at).
 """
 
 from collections.abc import Iterable, Sequence

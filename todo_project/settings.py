@@ -5,12 +5,13 @@ must set `DJANGO_SECRET_KEY` and `BETTER_AUTH_SECRET` or the process refuses to 
 """
 
 import os
-import re
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from core.rates import RATE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -40,15 +41,12 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-_RATE = re.compile(r"[1-9][0-9]*/([1-9][0-9]*)?(s|sec|second|m|min|minute|h|hour|d|day)s?")
-
-
 def env_rate(name: str, default: str) -> str | None:
     """A rate limit such as `600/min` or `20/15min`; `off` disables it."""
     value = os.environ.get(name, "").strip().lower() or default
     if value in {"off", "none"}:
         return None
-    if not _RATE.fullmatch(value):
+    if not RATE.fullmatch(value):
         raise ImproperlyConfigured(f"{name} must look like 600/min, 20/15min or off, not {value!r}.")
     return value
 
@@ -105,8 +103,8 @@ INSTALLED_APPS = [
 # The browser middleware (core.middleware.Browser*) is Django's own, skipped for /api/ requests:
 # a Bearer API call does no session, CSRF, messages, lockout or clickjacking work.
 MIDDLEWARE = [
-    "todo_project.middleware.RequestIDMiddleware",
-    "todo_project.logging.RequestLogMiddleware",
+    "core.request_id.RequestIDMiddleware",
+    "core.request_log.RequestLogMiddleware",
     "core.middleware.ApiCacheHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -232,7 +230,7 @@ AXES_ONLY_ADMIN_SITE = True
 # Counts only the admin's failures too (AXES_ONLY_ADMIN_SITE alone still counted /login's).
 AXES_HANDLER = "accounts.axes_handler.AdminOnlyAxesHandler"
 AXES_USERNAME_CALLABLE = "accounts.admin.admin_login_key"
-AXES_CLIENT_IP_CALLABLE = "todo_project.throttling.client_address"
+AXES_CLIENT_IP_CALLABLE = "core.throttling.client_address"
 AXES_LOCKOUT_TEMPLATE = "admin/login_locked_out.html"
 # Quiet: its start-up line would land on stdout of every manage.py command (logs go to stdout).
 # Attempts and lockouts are in the admin (Axes: access attempts) instead.
@@ -315,17 +313,17 @@ SIMPLE_JWT = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.BetterAuthJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["todo_project.formats.ORJSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["todo_project.formats.LimitedJSONParser"],
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "todo_project.formats.LenientContentNegotiation",
+    "DEFAULT_RENDERER_CLASSES": ["core.formats.ORJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["core.formats.LimitedJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.formats.LenientContentNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "todo_project.api.problem_exception_handler",
+    "EXCEPTION_HANDLER": "core.problems.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,
     # Per user on every authenticated view, per client address on views with a throttle_scope
     # (the /api/auth/* routes). Counters live in the cache: Redis makes them shared.
     "DEFAULT_THROTTLE_CLASSES": [
-        "todo_project.throttling.UserRateThrottle",
-        "todo_project.throttling.AddressScopedRateThrottle",
+        "core.throttling.UserRateThrottle",
+        "core.throttling.AddressScopedRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "user": env_rate("API_RATE_LIMIT_USER", "600/min"),
@@ -335,13 +333,13 @@ REST_FRAMEWORK = {
     # address and ignores the header, which a client can write anything into.
     "NUM_PROXIES": env_int("NUM_PROXIES", 0),
 }
-# Request bodies above this are refused with 413 (API.md §5).
+# Request bodies above this are refused with 413 (docs/API.md §5).
 API_MAX_BODY_BYTES = 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Todo API",
-    "DESCRIPTION": "Tasks for users signed in through Better Auth. Contract: API.md.",
+    "DESCRIPTION": "Tasks for users signed in through Better Auth. Contract: docs/API.md.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -385,8 +383,8 @@ STORAGES = {
 }
 
 # --- Logging ------------------------------------------------------------------------------------
-# JSON lines on stdout in production (one per request from todo_project.logging, plus warnings
-# and errors), readable text when debugging. Never a token, password or secret: see logging.py.
+# JSON lines on stdout in production (one per request from core.request_log, plus warnings
+# and errors), readable text when debugging. Never a token, password or secret: see core/request_log.py.
 LOG_FORMAT = os.environ.get("DJANGO_LOG_FORMAT", "text" if DEBUG else "json").strip().lower()
 if LOG_FORMAT not in {"json", "text"}:
     raise ImproperlyConfigured(f"DJANGO_LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")
@@ -394,10 +392,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "json": {"()": "todo_project.logging.JSONFormatter"},
+        "json": {"()": "core.request_log.JSONFormatter"},
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
-    "filters": {"request_context": {"()": "todo_project.logging.RequestContextFilter"}},
+    "filters": {"request_context": {"()": "core.request_log.RequestContextFilter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",

@@ -5,9 +5,9 @@ import os
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from todo_project import health
-from todo_project.api import ApiRouteNotFound
-from todo_project.schema import CachedSchemaView, DocsView
+from core import health
+from core.problems import ApiRouteNotFound
+from core.schema import CachedSchemaView, DocsView
 
 ADMIN_PATH = os.environ.get("DJANGO_ADMIN_PATH", "admin/").strip("/") + "/"
 
@@ -37,6 +37,6 @@ urlpatterns = [
     path("", include("web.urls")),
 ]
 
-handler400 = "todo_project.api.bad_request"
-handler404 = "todo_project.api.not_found"
-handler500 = "todo_project.api.server_error"
+handler400 = "core.problems.bad_request"
+handler404 = "core.problems.not_found"
+handler500 = "core.problems.server_error"

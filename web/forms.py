@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from accounts import login_throttle
 from accounts.models import User
 from accounts.services import user_register
-from todo_project.throttling import client_address
+from core.throttling import client_address
 
 
 class SignInForm(AuthenticationForm):

@@ -7,7 +7,6 @@ lives outside `/api/`, whose routes take Bearer tokens only and whose `/api/auth
 standalone password login.
 """
 
-import math
 from datetime import timedelta
 
 from django.conf import settings
@@ -24,9 +23,9 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from accounts.api.views import StandaloneAuthView
+from accounts import login_throttle
 from accounts.tokens import access_token_for
-from todo_project.api import problem_response
+from core.problems import problem_response
 from web.forms import RegisterForm, SignInForm
 
 # Signing out cannot revoke a JWT already handed to the page, so the page's tokens live briefly.
@@ -72,21 +71,6 @@ def _frontend_notice(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _auth_rate_wait(request: HttpRequest) -> int | None:
-    """Seconds to wait when this client has used up its sign-in attempts, else None.
-
-    The API's own sign-in view decides, with its throttles and scope, so a form post and a
-    `POST /api/auth/token/` draw on one budget per address.
-    """
-    view = StandaloneAuthView()
-    waits = [
-        throttle.wait() for throttle in view.get_throttles() if not throttle.allow_request(request, view)
-    ]
-    if not waits:
-        return None
-    return max(1, math.ceil(max((wait for wait in waits if wait is not None), default=1)))
-
-
 def _throttled(request: HttpRequest, template: str, form, wait: int) -> HttpResponse:
     context = {
         "form": form,
@@ -120,7 +104,7 @@ class SignInView(LoginView):
         return _with_csp(super().dispatch(request, *args, **kwargs))
 
     def post(self, request, *args, **kwargs):
-        wait = _auth_rate_wait(request)
+        wait = login_throttle.address_wait(request)
         if wait is not None:
             return _throttled(request, self.template_name, self.get_form_class()(request), wait)
         return super().post(request, *args, **kwargs)
@@ -143,7 +127,7 @@ def register(request: HttpRequest) -> HttpResponse:
         return _frontend_notice(request)
     next_url = _safe_next(request)
     if request.method == "POST":
-        wait = _auth_rate_wait(request)
+        wait = login_throttle.address_wait(request)
         if wait is not None:
             return _throttled(request, "web/register.html", RegisterForm(), wait)
         form = RegisterForm(request.POST)

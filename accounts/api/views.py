@@ -28,8 +28,9 @@ from accounts.refresh import (
 )
 from accounts.selectors import password_account_find, user_get
 from accounts.services import user_register
-from todo_project.schema import ALWAYS, AUTHENTICATED, problems
-from todo_project.throttling import AddressScopedRateThrottle, client_address
+from core.http_errors import BEARER_CHALLENGE
+from core.schema import ALWAYS, AUTHENTICATED, problems
+from core.throttling import AddressScopedRateThrottle, client_address
 
 # What the sign-in routes can answer besides success: a bad body, standalone mode off (404).
 SIGN_IN_ERRORS = problems(400, 404, 413, 415, *ALWAYS)
@@ -49,7 +50,7 @@ class StandaloneAuthView(APIView):
 
     authentication_classes: list = []
     permission_classes: list = []
-    throttle_scope = "auth"
+    throttle_scope = login_throttle.SIGN_IN_SCOPE
 
     def initial(self, request, *args, **kwargs):
         if not settings.LOCAL_AUTH_ENABLED:
@@ -57,7 +58,7 @@ class StandaloneAuthView(APIView):
         super().initial(request, *args, **kwargs)
 
     def get_authenticate_header(self, request) -> str:
-        return 'Bearer realm="api"'
+        return BEARER_CHALLENGE
 
 
 class RegisterView(StandaloneAuthView):

@@ -1,5 +1,6 @@
-"""Test helpers: problem+json assertions, hand-built JWTs for the forgeries PyJWT refuses to
-produce (alg none, HMAC over a PEM key), and keys and JWKS entries of Better Auth's shapes."""
+"""Helpers of the token tests: the refused-token assertion, hand-built JWTs for the forgeries PyJWT
+refuses to produce (alg none, HMAC over a PEM key), and keys and JWKS entries of Better Auth's
+shapes. The shared ones (tokens, clients, assert_problem) are in core/tests/support.py."""
 
 import base64
 import hashlib
@@ -12,6 +13,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+
+from core.tests.support import assert_problem
 
 
 def b64url(data: bytes) -> str:
@@ -79,20 +82,6 @@ def me(client, authorization: str | None):
     """GET /api/me/ with this Authorization header (None: no header at all)."""
     extra = {} if authorization is None else {"HTTP_AUTHORIZATION": authorization}
     return client.get("/api/me/", **extra)
-
-
-def assert_problem(response, status: int, code: str) -> dict:
-    """The response is an RFC 9457 problem of API.md's shape with this status and code."""
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    body = response.json()
-    assert body["type"] == "about:blank"
-    assert body["status"] == status
-    assert body["code"] == code
-    assert isinstance(body["title"], str) and body["title"]
-    assert isinstance(body["detail"], str) and body["detail"]
-    assert body["request_id"] == response["X-Request-ID"]
-    return body
 
 
 def assert_refused_token(response, code: str = "invalid_token") -> dict:

@@ -239,7 +239,8 @@ def test_admin_lockout_does_not_touch_the_api_login(client, api_client, staff_ac
 # --- Deleting a user (issue 12): a tombstone refuses their still-valid tokens -------------------------
 def test_a_deleted_users_token_does_not_bring_the_account_back(admin_client, api_client, make_token):
     from accounts.models import DeletedUser
-    from accounts.tests.helpers import assert_problem, me
+    from accounts.tests.helpers import me
+    from core.tests.support import assert_problem
 
     victim = UserFactory(id="gone-user")
     TaskFactory(user=victim)
@@ -255,7 +256,8 @@ def test_a_deleted_users_token_does_not_bring_the_account_back(admin_client, api
 
 
 def test_users_deleted_by_the_list_action_are_tombstoned_too(admin_client, api_client, make_token):
-    from accounts.tests.helpers import assert_problem, me
+    from accounts.tests.helpers import me
+    from core.tests.support import assert_problem
 
     UserFactory(id="gone-a")
     UserFactory(id="gone-b")

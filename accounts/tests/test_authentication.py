@@ -7,8 +7,8 @@ import jwt
 import pytest
 
 from accounts.models import User
-from accounts.tests.helpers import assert_problem, assert_refused_token, hs256_by_hand, me, segment, unsigned
-from conftest import better_auth_claims, sign_hs256
+from accounts.tests.helpers import assert_refused_token, hs256_by_hand, me, segment, unsigned
+from core.tests.support import assert_problem, better_auth_claims, sign_hs256
 
 ME = "/api/me/"
 
@@ -267,7 +267,7 @@ def test_issuer_and_audience_are_not_checked_when_unset(api_client, make_token, 
 # --- Token kinds -------------------------------------------------------------------------------
 @pytest.mark.django_db
 def test_token_built_exactly_like_better_auths_example_is_accepted(api_client, settings):
-    # BETTER_AUTH.md, kind 1, byte for byte except iat/exp moved to now: header first, JSON with
+    # docs/AUTH.md, kind 1, byte for byte except iat/exp moved to now: header first, JSON with
     # no spaces, the secret's raw UTF-8 bytes as the HMAC key.
     now = int(time.time())
     claims = {

@@ -7,15 +7,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from accounts.tests.helpers import (
-    SigningKey,
-    assert_problem,
-    assert_refused_token,
-    hs256_by_hand,
-    me,
-    random_kid,
-)
-from conftest import better_auth_claims, sign_hs256
+from accounts.tests.helpers import SigningKey, assert_refused_token, hs256_by_hand, me, random_kid
+from core.tests.support import assert_problem, better_auth_claims, sign_hs256
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from accounts import login_throttle
 from accounts.models import User
-from accounts.tests.helpers import assert_problem
+from core.tests.support import assert_problem
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from accounts.tests.helpers import assert_problem
+from core.tests.support import assert_problem
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,8 @@ import jwt
 import pytest
 
 from accounts.models import User
-from accounts.tests.helpers import assert_problem, assert_refused_token, me
-from conftest import sign_hs256
+from accounts.tests.helpers import assert_refused_token, me
+from core.tests.support import assert_problem, sign_hs256
 
 pytestmark = pytest.mark.django_db
 

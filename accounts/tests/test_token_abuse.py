@@ -25,7 +25,7 @@ from cryptography.x509.oid import NameOID
 from accounts.models import User
 from accounts.tests.conftest import JWKSServer
 from accounts.tests.helpers import SigningKey, b64url, hs256_by_hand, segment, unsigned
-from conftest import better_auth_claims
+from core.tests.support import better_auth_claims
 from tasks.tests.factories import TaskFactory
 
 pytestmark = pytest.mark.django_db

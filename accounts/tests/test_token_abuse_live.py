@@ -10,7 +10,7 @@ import socket
 
 import pytest
 
-from conftest import better_auth_claims
+from core.tests.support import better_auth_claims
 from todo_project.tests.deploy_support import gunicorn, migrated_sqlite_url, production_env
 
 pytestmark = pytest.mark.slow

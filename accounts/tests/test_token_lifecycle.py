@@ -12,8 +12,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.services import user_set_active
-from accounts.tests.helpers import assert_problem, assert_refused_token, me
-from conftest import better_auth_claims, sign_hs256
+from accounts.tests.helpers import assert_refused_token, me
+from core.tests.support import assert_problem, better_auth_claims, sign_hs256
 from tasks.tests.api_support import postgres_only
 
 pytestmark = pytest.mark.django_db

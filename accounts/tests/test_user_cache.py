@@ -12,7 +12,8 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from accounts.services import user_set_active
-from tasks.tests.api_support import assert_problem, tasks_url
+from core.tests.support import assert_problem
+from tasks.tests.api_support import tasks_url
 from todo_project.tests.deploy_support import (
     bearer,
     gunicorns,

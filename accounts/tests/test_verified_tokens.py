@@ -6,7 +6,7 @@ import time
 import pytest
 
 from accounts.authentication import verified_tokens
-from tasks.tests.api_support import assert_problem
+from core.tests.support import assert_problem
 from todo_project.tests.deploy_support import wait_until
 
 pytestmark = pytest.mark.django_db

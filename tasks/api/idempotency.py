@@ -1,4 +1,4 @@
-"""Idempotent create (API.md §4): create, store the response under the key, as one transaction.
+"""Idempotent create (docs/API.md §4): create, store the response under the key, as one transaction.
 
 The task is created first and the key's record (with the response) inserted after it, in the same
 transaction. When a live record already holds the key, that insert fails, the transaction is rolled
@@ -17,10 +17,10 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.http_errors import IdempotencyConflict, IdempotencyInProgress
 from tasks import services
 from tasks.api.serializers import task_to_dict
 from tasks.models import Task
-from todo_project.exceptions import IdempotencyConflict, IdempotencyInProgress
 
 
 def task_location(request: Request, task: Task) -> str:

@@ -1,21 +1,19 @@
-"""HTTP bodies and query parameters of the task routes (API.md §3 and §4)."""
+"""HTTP bodies and query parameters of the task routes (docs/API.md §3 and §4)."""
 
 import re
-import unicodedata
 from datetime import UTC, datetime
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tasks.models import (
+from tasks import rules
+from tasks.models import PRIORITY_BY_NAME, PRIORITY_NAMES, Task
+from tasks.rules import (
     DESCRIPTION_MAX_LENGTH,
     MAX_TAGS_PER_TASK,
-    PRIORITY_BY_NAME,
-    PRIORITY_NAMES,
     TAG_MAX_LENGTH,
     TITLE_MAX_LENGTH,
-    Task,
     merge_tag_names,
     tag_key,
 )
@@ -26,7 +24,6 @@ _RFC3339 = re.compile(
     r"(?P<offset>[Zz]|[+-]\d{2}:\d{2})"
 )
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
-_DESCRIPTION_CONTROLS_ALLOWED = {"\t", "\n", "\r"}
 
 
 def iso_utc(value: datetime | None) -> str | None:
@@ -75,9 +72,9 @@ BULK_ACTIONS = ["complete", "reopen", "delete", "delete_completed"]
 STATUSES = ["all", "pending", "completed"]
 
 
-def _reject_controls(value: str, allowed: set[str] = frozenset()) -> str:
-    if any(unicodedata.category(char) == "Cc" and char not in allowed for char in value):
-        raise serializers.ValidationError("Control characters are not allowed.")
+def _reject_controls(value: str, allowed: frozenset[str] = frozenset()) -> str:
+    if rules.has_control_characters(value, allowed):  # the rule of tasks/rules.py, worded for DRF
+        raise serializers.ValidationError(rules.CONTROL_CHARACTERS_REFUSED)
     return value
 
 
@@ -118,7 +115,7 @@ class DescriptionField(serializers.CharField):
     def to_internal_value(self, data):
         if not isinstance(data, str):
             raise serializers.ValidationError("Must be a string.")
-        return _reject_controls(super().to_internal_value(data), _DESCRIPTION_CONTROLS_ALLOWED)
+        return _reject_controls(super().to_internal_value(data), rules.DESCRIPTION_CONTROLS_ALLOWED)
 
 
 class TagNamesField(serializers.ListField):
@@ -144,9 +141,7 @@ class TagNamesField(serializers.ListField):
             raise serializers.ValidationError(errors)
         names = merge_tag_names(names)
         if len(names) > MAX_TAGS_PER_TASK:
-            raise serializers.ValidationError(
-                f"A task has at most {MAX_TAGS_PER_TASK} tags (got {len(names)})."
-            )
+            raise serializers.ValidationError(rules.too_many_tags(len(names)))
         return names
 
 
@@ -425,8 +420,8 @@ class TaskListQuerySerializer(serializers.Serializer):
             values["tag"] = data.getlist("tag") if hasattr(data, "getlist") else data["tag"]
         for name in ("search", "tag"):
             for value in values.get(name, []) if name == "tag" else [values.get(name, "")]:
-                if any(unicodedata.category(char) == "Cc" for char in value):
-                    raise serializers.ValidationError({name: ["Control characters are not allowed."]})
+                if rules.has_control_characters(value):
+                    raise serializers.ValidationError({name: [rules.CONTROL_CHARACTERS_REFUSED]})
         return super().to_internal_value(values)
 
     @classmethod

@@ -1,4 +1,4 @@
-"""The task routes: parse with a serializer, call a service or selector, answer (API.md §4)."""
+"""The task routes: parse with a serializer, call a service or selector, answer (docs/API.md §4)."""
 
 import hashlib
 import re
@@ -16,6 +16,8 @@ from rest_framework.response import Response
 from accounts.models import USER_ID_PATTERN
 from accounts.permissions import IsUrlUser
 from core.etags import if_match_versions, version_etag, weak_match
+from core.formats import ORJSONRenderer
+from core.schema import AUTHENTICATED, problems
 from tasks import selectors, services
 from tasks.api import list_pages
 from tasks.api.idempotency import create_once, task_location
@@ -31,8 +33,6 @@ from tasks.api.serializers import (
     task_to_dict,
 )
 from tasks.models import Task
-from todo_project.formats import ORJSONRenderer
-from todo_project.schema import AUTHENTICATED, problems
 
 IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,255}")
 

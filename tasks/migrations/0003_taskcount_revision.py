@@ -1,6 +1,6 @@
 """`TaskCount.revision`: a number that moves on every change to a user's tasks, by any writer.
 
-The list's weak ETag is made from it (API.md §4), so `If-None-Match` on an unchanged list is
+The list's weak ETag is made from it (docs/API.md §4), so `If-None-Match` on an unchanged list is
 answered from this one row, without reading a task. The triggers of 0002 are replaced by ones that
 also bump it: on every insert, delete and update of tasks_task (a title edit too), once per
 statement and user on PostgreSQL, once per row on SQLite.

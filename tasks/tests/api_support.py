@@ -13,12 +13,12 @@ import pytest
 from django.db import connection, connections
 from rest_framework.test import APIClient
 
-# RFC 3339 in UTC with a literal Z, as API.md promises for every date in a response.
+# RFC 3339 in UTC with a literal Z, as docs/API.md promises for every date in a response.
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
-# Every route answers with and without the trailing slash (API.md §4).
+# Every route answers with and without the trailing slash (docs/API.md §4).
 SLASH = pytest.mark.parametrize("slash", [True, False], ids=["slash", "no-slash"])
 
 
@@ -41,14 +41,6 @@ def tags_url(user_id: str, slash: bool = True) -> str:
     return f"/api/{user_id}/tags/" if slash else f"/api/{user_id}/tags"
 
 
-def client_for(user, make_token) -> APIClient:
-    """An APIClient that sends `user`'s real, signed Bearer token."""
-    client = APIClient()
-    token = make_token(user.pk, email=user.email, name=user.name)
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
-
-
 def create_task(client: APIClient, user_id: str, /, **fields: Any) -> dict[str, Any]:
     """POST a task (title defaults to "Task") and return its body; fails the test unless 201."""
     fields.setdefault("title", "Task")
@@ -61,22 +53,6 @@ def get_task(client: APIClient, user_id: str, task_id: int, /) -> dict[str, Any]
     response = client.get(tasks_url(user_id, task_id))
     assert response.status_code == 200, response.content
     return response.json()
-
-
-def assert_problem(response, status: int, code: str, field: str | None = None) -> dict[str, Any]:
-    """The response is an RFC 9457 problem of `status`/`code`; with `field`, errors name it."""
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/problem+json"), response["Content-Type"]
-    body = response.json()
-    assert body["status"] == status
-    assert body["code"] == code, body
-    assert body["request_id"] == response["X-Request-ID"]
-    # `errors` appears exactly for validation failures (API.md §2).
-    assert ("errors" in body) == (code == "validation_error"), body
-    if field is not None:
-        assert body["errors"].get(field), body
-        assert all(isinstance(message, str) and message for message in body["errors"][field])
-    return body
 
 
 def parse_time(value: str) -> datetime:

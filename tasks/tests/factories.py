@@ -1,10 +1,12 @@
-"""factory_boy factories for tasks; `tags=["a", "b"]` attaches the user's tags by name."""
+"""factory_boy factories for tasks and tags; `TaskFactory(tags=["a", "b"])` attaches the user's tags by
+name."""
 
 import factory
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from tasks.models import PRIORITY_BY_NAME, Task
+from tasks.models import PRIORITY_BY_NAME, Tag, Task
+from tasks.rules import tag_key
 from tasks.services import tags_get_or_create
 
 
@@ -19,9 +21,6 @@ class TaskFactory(factory.django.DjangoModelFactory):
     completed = False
     completed_at = factory.LazyAttribute(lambda task: timezone.now() if task.completed else None)
 
-    class Params:
-        priority_name = None
-
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
         priority = kwargs.get("priority")
@@ -34,3 +33,14 @@ class TaskFactory(factory.django.DjangoModelFactory):
         if create and names:
             # By pk: the tags come back from raw SQL, not bound to a database alias.
             task.tags.add(*[tag.pk for tag in tags_get_or_create(user=task.user, names=names)])
+
+
+class TagFactory(factory.django.DjangoModelFactory):
+    """A user's tag; `key` follows the name as the services would set it."""
+
+    class Meta:
+        model = Tag
+
+    user = factory.SubFactory(UserFactory)
+    name = factory.Sequence(lambda n: f"tag{n}")
+    key = factory.LazyAttribute(lambda tag: tag_key(tag.name))

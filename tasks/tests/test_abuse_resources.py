@@ -15,17 +15,10 @@ from urllib.parse import parse_qs, quote, urlsplit
 import orjson
 import pytest
 
+from core.tests.support import assert_problem, bearer_client
 from tasks.models import Task
 from tasks.selectors import sign_cursor_payload
-from tasks.tests.api_support import (
-    assert_problem,
-    client_for,
-    create_task,
-    ids,
-    list_all,
-    next_link,
-    tasks_url,
-)
+from tasks.tests.api_support import create_task, ids, list_all, next_link, tasks_url
 from tasks.tests.factories import TaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -193,7 +186,7 @@ def test_bulk_with_too_many_ids_is_400_and_changes_nothing(auth_client, user, ta
 def test_ten_thousand_unknown_query_parameters_are_not_a_500(auth_client, user, task):
     query = "&".join(f"p{n}=1" for n in range(10_000))
     response = timed(lambda: auth_client.get(f"{tasks_url(user.pk)}?{query}"))
-    # Unknown parameters are ignored (API.md §4), up to Django's cap on the number of fields.
+    # Unknown parameters are ignored (docs/API.md §4), up to Django's cap on the number of fields.
     assert response.status_code in (200, 400), response.content[:300]
     if response.status_code == 400:
         assert_small_problem(response, 400, response.json()["code"])
@@ -263,7 +256,7 @@ def test_tampered_cursor_is_400_naming_it(auth_client, user, pages, tamper):
 
 
 def test_another_users_cursor_is_400_and_reveals_nothing(auth_client, user, other_user, make_token):
-    other = client_for(other_user, make_token)
+    other = bearer_client(other_user)
     TaskFactory.create_batch(3, user=other_user, title="Other's task")
     TaskFactory.create_batch(3, user=user, title="Mine")
     their_cursor = cursor_of(next_link(other.get(tasks_url(other_user.pk), {"limit": 1})))

@@ -8,7 +8,8 @@ from django.contrib.admin.models import DELETION, LogEntry
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from tasks.admin import LargeTablePaginator, TaskAdmin
+from core.admin_paging import LargeTablePaginator
+from tasks.admin import TaskAdmin
 from tasks.models import Priority, Tag, Task
 from tasks.tests.factories import TaskFactory
 
@@ -230,6 +231,18 @@ def test_add_form_refuses_too_many_tags(admin_client, alice):
     )
     assert response.status_code == 200
     assert "at most 20 tags" in response.content.decode()
+    assert not Task.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("title", "bell\x07title"), ("description", "bell\x07text"), ("tag_names", "ok, bad\x1btag")],
+)
+def test_add_form_refuses_control_characters_as_the_api_does(admin_client, alice, field, value):
+    data = {"user": alice.pk, "title": "Fine", "priority": 0, "tag_names": ""}
+    response = admin_client.post(f"{TASKS}add/", {**data, field: value})
+    assert response.status_code == 200
+    assert "Control characters are not allowed." in response.content.decode()
     assert not Task.objects.exists()
 
 

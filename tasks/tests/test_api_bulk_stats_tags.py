@@ -2,16 +2,8 @@
 
 import pytest
 
-from tasks.tests.api_support import (
-    RFC3339_UTC,
-    assert_problem,
-    create_task,
-    get_task,
-    ids,
-    parse_time,
-    tags_url,
-    tasks_url,
-)
+from core.tests.support import assert_problem
+from tasks.tests.api_support import RFC3339_UTC, create_task, get_task, ids, parse_time, tags_url, tasks_url
 
 pytestmark = pytest.mark.django_db
 

@@ -2,9 +2,8 @@
 
 import pytest
 
+from core.tests.support import assert_problem, bearer_client
 from tasks.tests.api_support import (
-    assert_problem,
-    client_for,
     create_task,
     get_task,
     postgres_only,
@@ -177,13 +176,13 @@ def test_if_match_on_a_no_op_write_with_the_current_etag_succeeds(auth_client, u
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("writers", [2, 4])
 def test_concurrent_writers_with_one_etag_exactly_one_wins(user, make_token, writers):
-    client = client_for(user, make_token)
+    client = bearer_client(user)
     task = create_task(client, user.pk, title="Race")
     url = tasks_url(user.pk, task["id"])
     etag = client.get(url)["ETag"]
 
     def writer(n: int):
-        return lambda: client_for(user, make_token).patch(
+        return lambda: bearer_client(user).patch(
             url, {"title": f"writer {n}"}, format="json", HTTP_IF_MATCH=etag
         )
 
@@ -200,12 +199,12 @@ def test_concurrent_writers_with_one_etag_exactly_one_wins(user, make_token, wri
 @postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_toggles_are_each_applied_once(user, make_token):
-    client = client_for(user, make_token)
+    client = bearer_client(user)
     task = create_task(client, user.pk, title="Toggle me")
     url = tasks_url(user.pk, task["id"], "complete")
     toggles = 5
 
-    responses = run_concurrently(*(lambda: client_for(user, make_token).patch(url) for _ in range(toggles)))
+    responses = run_concurrently(*(lambda: bearer_client(user).patch(url) for _ in range(toggles)))
 
     assert [response.status_code for response in responses] == [200] * toggles
     final = get_task(client, user.pk, task["id"])
@@ -218,17 +217,14 @@ def test_concurrent_toggles_are_each_applied_once(user, make_token):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_patches_of_different_fields_both_persist(user, make_token):
     """Without If-Match the last write wins per field; a PATCH never reverts a field it did not send."""
-    client = client_for(user, make_token)
+    client = bearer_client(user)
     for _ in range(3):
         task = create_task(client, user.pk, title="Before", priority="none", tags=["old"])
         url = tasks_url(user.pk, task["id"])
         bodies = [{"title": "After"}, {"priority": "high"}, {"description": "added"}, {"tags": ["new"]}]
 
         responses = run_concurrently(
-            *(
-                lambda body=body: client_for(user, make_token).patch(url, body, format="json")
-                for body in bodies
-            )
+            *(lambda body=body: bearer_client(user).patch(url, body, format="json") for body in bodies)
         )
 
         assert [response.status_code for response in responses] == [200] * len(bodies)
@@ -245,16 +241,13 @@ def test_concurrent_patches_of_different_fields_both_persist(user, make_token):
 @postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_tag_replacements_leave_one_whole_set(user, make_token):
-    client = client_for(user, make_token)
+    client = bearer_client(user)
     task = create_task(client, user.pk, title="Tagged", tags=["start"])
     url = tasks_url(user.pk, task["id"])
     sets = [["a1", "a2", "a3"], ["b1", "b2"], ["c1"]]
 
     run_concurrently(
-        *(
-            lambda tags=tags: client_for(user, make_token).patch(url, {"tags": tags}, format="json")
-            for tags in sets
-        )
+        *(lambda tags=tags: bearer_client(user).patch(url, {"tags": tags}, format="json") for tags in sets)
     )
 
     assert get_task(client, user.pk, task["id"])["tags"] in sets
@@ -267,7 +260,7 @@ def test_concurrent_creates_of_one_new_tag_make_one_tag(user, make_token):
 
     responses = run_concurrently(
         *(
-            lambda name=name: client_for(user, make_token).post(
+            lambda name=name: bearer_client(user).post(
                 tasks_url(user.pk), {"title": f"uses {name}", "tags": [name, f"own-{name}"]}, format="json"
             )
             for name in spellings
@@ -278,7 +271,7 @@ def test_concurrent_creates_of_one_new_tag_make_one_tag(user, make_token):
     spelled = {response.json()["tags"][-1] for response in responses}
     assert len(spelled) == 1
     assert spelled <= set(spellings)
-    tags = client_for(user, make_token).get(tags_url(user.pk)).json()
+    tags = bearer_client(user).get(tags_url(user.pk)).json()
     assert [tag for tag in tags if tag["name"].lower() == "shared"] == [
         {"name": spelled.pop(), "task_count": len(spellings)}
     ]

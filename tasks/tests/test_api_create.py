@@ -2,14 +2,8 @@
 
 import pytest
 
-from tasks.tests.api_support import (
-    RFC3339_UTC,
-    assert_problem,
-    client_for,
-    create_task,
-    get_task,
-    tasks_url,
-)
+from core.tests.support import assert_problem, bearer_client
+from tasks.tests.api_support import RFC3339_UTC, create_task, get_task, tasks_url
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +15,7 @@ def test_create_returns_201_with_location_and_etag_of_the_new_task(auth_client, 
     assert response.status_code == 201, response.content
     assert response["Content-Type"].startswith("application/json")
     task = response.json()
-    # Both spellings name the same resource (API.md §4), so either is a correct Location.
+    # Both spellings name the same resource (docs/API.md §4), so either is a correct Location.
     assert response["Location"].rstrip("/").endswith(tasks_url(user.pk, task["id"], slash=False))
     detail = auth_client.get(response["Location"])
     assert detail.status_code == 200
@@ -104,7 +98,7 @@ def test_read_only_fields_in_the_body_are_ignored(auth_client, user, other_user)
 def test_user_id_in_the_body_never_gives_the_task_to_someone_else(auth_client, user, other_user, make_token):
     create_task(auth_client, user.pk, title="Mine", user_id=other_user.pk)
 
-    other_list = client_for(other_user, make_token).get(tasks_url(other_user.pk))
+    other_list = bearer_client(other_user).get(tasks_url(other_user.pk))
     assert other_list.json() == []
     assert [task["title"] for task in auth_client.get(tasks_url(user.pk)).json()] == ["Mine"]
 

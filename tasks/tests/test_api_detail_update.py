@@ -2,15 +2,8 @@
 
 import pytest
 
-from tasks.tests.api_support import (
-    RFC3339_UTC,
-    SLASH,
-    assert_problem,
-    create_task,
-    get_task,
-    parse_time,
-    tasks_url,
-)
+from core.tests.support import assert_problem
+from tasks.tests.api_support import RFC3339_UTC, SLASH, create_task, get_task, parse_time, tasks_url
 
 pytestmark = pytest.mark.django_db
 

@@ -2,14 +2,8 @@
 
 import pytest
 
-from tasks.tests.api_support import (
-    assert_problem,
-    client_for,
-    ids,
-    postgres_only,
-    run_concurrently,
-    tasks_url,
-)
+from core.tests.support import assert_problem, bearer_client
+from tasks.tests.api_support import ids, postgres_only, run_concurrently, tasks_url
 
 pytestmark = pytest.mark.django_db
 
@@ -91,7 +85,7 @@ def test_without_a_key_every_post_creates(auth_client, user):
 
 
 def test_keys_are_scoped_to_the_user(auth_client, user, other_user, make_token):
-    other_client = client_for(other_user, make_token)
+    other_client = bearer_client(other_user)
     mine = post(auth_client, user.pk, BODY, "shared-key")
 
     theirs = post(other_client, other_user.pk, BODY, "shared-key")
@@ -153,7 +147,7 @@ def test_the_same_failed_request_is_validated_again_not_replayed_as_stored(auth_
 @pytest.mark.parametrize("requests", [2, 6])
 def test_concurrent_requests_with_one_key_create_exactly_one_task(user, make_token, requests):
     responses = run_concurrently(
-        *(lambda: post(client_for(user, make_token), user.pk, BODY, "double-click") for _ in range(requests))
+        *(lambda: post(bearer_client(user), user.pk, BODY, "double-click") for _ in range(requests))
     )
 
     assert len(responses) == requests
@@ -166,7 +160,7 @@ def test_concurrent_requests_with_one_key_create_exactly_one_task(user, make_tok
     for response in in_progress:
         assert_problem(response, 409, "idempotency_in_progress")
         assert int(response["Retry-After"]) >= 1
-    client = client_for(user, make_token)
+    client = bearer_client(user)
     assert ids(all_tasks(client, user.pk)) == [created[0].json()["id"]]
     replay = post(client, user.pk, BODY, "double-click")
     assert replay.status_code == 201

@@ -2,15 +2,8 @@
 
 import pytest
 
-from tasks.tests.api_support import (
-    SLASH,
-    assert_problem,
-    client_for,
-    create_task,
-    get_task,
-    tags_url,
-    tasks_url,
-)
+from core.tests.support import assert_problem, bearer_client
+from tasks.tests.api_support import SLASH, create_task, get_task, tags_url, tasks_url
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +11,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def intruder(other_user, make_token):
     """User B's client, with B's own valid token."""
-    return client_for(other_user, make_token)
+    return bearer_client(other_user)
 
 
 @pytest.fixture

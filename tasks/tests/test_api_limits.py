@@ -1,12 +1,13 @@
-"""API.md §5 on the task routes: body size, media type, per-user rate limit; expiry of idempotency keys."""
+"""docs/API.md §5 on the task routes: body size, media type, per-user rate limit; idempotency key expiry."""
 
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
+from core.tests.support import assert_problem, bearer_client
 from tasks.models import IdempotencyKey, Task
-from tasks.tests.api_support import assert_problem, client_for, create_task, get_task, tasks_url
+from tasks.tests.api_support import create_task, get_task, tasks_url
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +65,7 @@ def test_rate_limit_is_per_user_on_the_task_api(settings, auth_client, user, oth
 
     statuses = [auth_client.get(url).status_code for _ in range(3)]
     limited = auth_client.post(url, {"title": "one too many"}, format="json")
-    other = client_for(other_user, make_token).get(tasks_url(other_user.pk))
+    other = bearer_client(other_user).get(tasks_url(other_user.pk))
 
     assert statuses == [200, 200, 200]
     assert_problem(limited, 429, "rate_limited")

@@ -1,4 +1,4 @@
-"""The list's weak ETag (API.md §4): it changes when, and only when, the caller's tasks change, by
+"""The list's weak ETag (docs/API.md §4): it changes when, and only when, the caller's tasks change, by
 any path (API, bulk, admin services, commands, a plain UPDATE); `If-None-Match` with it is 304 with
 no body; an overdue list's also changes when a due date passes."""
 
@@ -8,9 +8,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from core.tests.support import bearer_client
 from tasks import services
 from tasks.models import Task
-from tasks.tests.api_support import client_for, create_task, tasks_url
+from tasks.tests.api_support import create_task, tasks_url
 from tasks.tests.factories import TaskFactory
 from todo_project.tests.deploy_support import wait_until
 
@@ -100,7 +101,7 @@ def test_another_users_changes_leave_my_etag_alone(auth_client, user, other_user
     TaskFactory(user=user)
     etag = etag_of(auth_client, user)
 
-    create_task(client_for(other_user, make_token), other_user.pk, title="Theirs")
+    create_task(bearer_client(other_user), other_user.pk, title="Theirs")
 
     assert etag_of(auth_client, user) == etag
 

@@ -4,7 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tasks.tests.api_support import assert_problem, create_task, tasks_url
+from core.tests.support import assert_problem
+from tasks.tests.api_support import create_task, tasks_url
 
 pytestmark = pytest.mark.django_db
 

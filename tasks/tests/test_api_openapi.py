@@ -179,7 +179,7 @@ def test_docs_ui_is_served_without_any_cdn(api_client, url):
 def test_the_schema_is_generated_once_per_process(api_client, monkeypatch):
     from drf_spectacular.generators import SchemaGenerator
 
-    from todo_project.schema import CachedSchemaView
+    from core.schema import CachedSchemaView
 
     CachedSchemaView._schemas.clear()
     calls = []

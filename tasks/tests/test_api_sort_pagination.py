@@ -4,15 +4,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tasks.tests.api_support import (
-    assert_problem,
-    create_task,
-    ids,
-    list_all,
-    next_link,
-    parse_time,
-    tasks_url,
-)
+from core.tests.support import assert_problem
+from tasks.tests.api_support import create_task, ids, list_all, next_link, parse_time, tasks_url
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +28,7 @@ def sort_value(task, name):
 
 
 def expected_order(tasks, sort):
-    """API.md: by the key, ties by id in the same direction, tasks without a due date last either way."""
+    """docs/API.md: by the key, ties by id in the same direction, tasks without a due date last either way."""
     name, descending = sort.lstrip("-"), sort.startswith("-")
     dated = [task for task in tasks if sort_value(task, name) is not None]
     undated = [task for task in tasks if sort_value(task, name) is None]

@@ -1,10 +1,11 @@
-"""The field table of API.md §3: every rule and its boundary, on create, PATCH and PUT alike."""
+"""The field table of docs/API.md §3: every rule and its boundary, on create, PATCH and PUT alike."""
 
 from datetime import datetime
 
 import pytest
 
-from tasks.tests.api_support import assert_problem, create_task, get_task, tasks_url
+from core.tests.support import assert_problem
+from tasks.tests.api_support import create_task, get_task, tasks_url
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ Each was written, and seen failing, before its fix; reliability/results/FINDINGS
 import pytest
 
 from accounts.models import USER_ID_PATTERN
-from tasks.tests.api_support import assert_problem
+from core.tests.support import assert_problem
 
 pytestmark = pytest.mark.django_db
 

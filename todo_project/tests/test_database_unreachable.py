@@ -6,7 +6,8 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from accounts.tests.helpers import assert_problem, me
+from accounts.tests.helpers import me
+from core.tests.support import assert_problem
 
 pytestmark = [
     pytest.mark.postgres_only,

@@ -1,5 +1,5 @@
 """Issue 12, point 1: a body over 1 MiB reaches a real HTTP client through gunicorn as the 413
-problem+json (API.md §5), never as a reset connection, and keep-alive survives it."""
+problem+json (docs/API.md §5), never as a reset connection, and keep-alive survives it."""
 
 import http.client
 import json

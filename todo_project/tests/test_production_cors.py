@@ -1,4 +1,4 @@
-"""CORS exactly as API.md §5: the browser frontend's origin may call the API, no one else."""
+"""CORS exactly as docs/API.md §5: the browser frontend's origin may call the API, no one else."""
 
 import pytest
 

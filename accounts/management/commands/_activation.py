@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import User
+from accounts.selectors import user_find
 from accounts.services import user_set_active
 
 
@@ -14,7 +14,7 @@ class SetActiveCommand(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Say what would change, change nothing.")
 
     def handle(self, *, user_id, dry_run, verbosity, **options):
-        user = User.objects.filter(pk=user_id).first()
+        user = user_find(user_id=user_id)
         if user is None:
             raise CommandError(f"No user with id {user_id!r}.")
         state = "active" if self.active else "deactivated"

@@ -6,7 +6,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import USER_ID_PATTERN, User
+from accounts.models import USER_ID_PATTERN
+from accounts.selectors import user_find
 from accounts.tokens import access_token_for
 
 
@@ -33,7 +34,7 @@ class Command(BaseCommand):
             )
         if not settings.BETTER_AUTH_SECRET:
             raise CommandError("BETTER_AUTH_SECRET is not set; there is no key to sign with.")
-        user = User.objects.filter(pk=user_id).first()
+        user = user_find(user_id=user_id)
         token = access_token_for(
             user_id=user_id,
             email=email if email is not None else (user.email if user else ""),

@@ -10,6 +10,7 @@ from django.core.management.base import CommandError
 from django.utils.dateparse import parse_date, parse_datetime
 
 from accounts.models import User
+from accounts.selectors import user_find
 
 
 class Progress:
@@ -71,7 +72,7 @@ def parse_date_arg(value: str) -> datetime:
 
 
 def get_user(user_id: str, option: str = "user") -> User:
-    user = User.objects.filter(pk=user_id).first()
+    user = user_find(user_id=user_id)
     if user is None:
         raise CommandError(f"No user with id {user_id!r} ({option}).")
     return user

@@ -5,8 +5,8 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from tasks.management.commands._common import Progress, get_user
-from tasks.management.commands._transfer import FORMATS, Writer, task_record
 from tasks.models import Task
+from tasks.transfer import FORMATS, Writer, task_record
 
 BATCH_SIZE = 2000
 

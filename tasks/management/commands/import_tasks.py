@@ -2,14 +2,14 @@
 
 from pathlib import Path
 
-from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from accounts.models import User
+from accounts.selectors import user_ids_existing
+from accounts.services import users_create_external
 from tasks.management.commands._common import get_user
-from tasks.management.commands._transfer import FORMATS, BadRow, parse_record, read_records
-from tasks.services import tasks_import
+from tasks.operator_jobs import tasks_import
+from tasks.transfer import FORMATS, BadRow, parse_record, read_records
 
 MAX_REPORTED = 20
 
@@ -63,10 +63,7 @@ class Command(BaseCommand):
                     errors.append(f"line {row.line}: id {row.id} appears twice in the file.")
                 seen.add(row.id)
         owner_ids = {row.user_id for row in rows}
-        known = set()
-        for chunk in _chunks(sorted(owner_ids), 500):
-            known |= set(User.objects.filter(pk__in=chunk).values_list("pk", flat=True))
-        unknown = owner_ids - known
+        unknown = owner_ids - user_ids_existing(user_ids=owner_ids)
         if unknown and not create_users:
             for row in rows:
                 if row.user_id in unknown:
@@ -81,8 +78,7 @@ class Command(BaseCommand):
 
         with transaction.atomic():  # the new owners too: nothing of a failed file stays
             if unknown and not dry_run:
-                password = make_password(None)  # unusable: they sign in through Better Auth
-                User.objects.bulk_create([User(id=user_id, password=password) for user_id in sorted(unknown)])
+                users_create_external(user_ids=unknown)
             result = tasks_import(rows=rows, keep_ids=owner is None, dry_run=dry_run)
         if verbosity:
             verb = "Would import" if dry_run else "Imported"
@@ -95,8 +91,3 @@ class Command(BaseCommand):
                     f"{created_users}, from {len(rows)} row(s) of {file}."
                 )
             )
-
-
-def _chunks(items: list, size: int):
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

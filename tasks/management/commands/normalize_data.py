@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from tasks.services import data_normalize
+from tasks.operator_jobs import data_normalize
 
 
 class Command(BaseCommand):

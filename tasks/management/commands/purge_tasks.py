@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from tasks.management.commands._common import Progress, get_user, parse_date_arg
-from tasks.services import tasks_purge
+from tasks.operator_jobs import tasks_purge
 
 BATCH_SIZE = 1000
 

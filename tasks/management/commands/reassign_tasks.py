@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from tasks.management.commands._common import get_user
-from tasks.services import tasks_reassign
+from tasks.operator_jobs import tasks_reassign
 
 
 class Command(BaseCommand):

@@ -4,9 +4,9 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import User
+from accounts.selectors import user_ids_existing
+from tasks.demo import DemoSeeder, anchor_now, user_ids_for_seed
 from tasks.management.commands._common import Progress
-from tasks.management.commands._demo_data import DemoSeeder, anchor_now, user_ids_for_seed
 
 MAX_TOTAL_TASKS = 50_000_000
 
@@ -48,17 +48,9 @@ class Command(BaseCommand):
         if not 1 <= batch_size <= 50_000:
             raise CommandError("--batch-size must be between 1 and 50000.")
         user_ids = user_ids_for_seed(seed, users)
-        clash = next(
-            (
-                user_id
-                for start in range(0, len(user_ids), 1000)
-                for user_id in User.objects.filter(pk__in=user_ids[start : start + 1000]).values_list(
-                    "pk", flat=True
-                )[:1]
-            ),
-            None,
-        )
-        if clash is not None:
+        existing = user_ids_existing(user_ids=user_ids)
+        if existing:
+            clash = min(existing)
             raise CommandError(
                 f"Users of seed {seed} already exist (e.g. {clash}); use another --seed or purge them first."
             )

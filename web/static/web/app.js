@@ -1,4 +1,4 @@
-// The task page: everything goes through the REST API (API.md) with a short-lived Bearer token
+// The task page: everything goes through the REST API (docs/API.md) with a short-lived Bearer token
 // that the signed-in session trades for at GET /auth/session-token. The token is kept in this
 // module's memory only, never in localStorage or a cookie, and fetched again before it expires or
 // when the API answers 401.
@@ -11,7 +11,7 @@ const PRIORITY_LABELS = { none: "No priority", low: "Low priority", medium: "Med
 
 // --- Errors ------------------------------------------------------------------------------------
 
-/** An API failure, carrying the problem+json body's words (API.md §2). */
+/** An API failure, carrying the problem+json body's words (docs/API.md §2). */
 class ApiError extends Error {
   constructor(status, code, detail, { errors = null, requestId = "" } = {}) {
     super(detail);
@@ -313,7 +313,7 @@ async function refreshTags() {
     let selected = chosen === "" ? "" : null;
     for (const tag of tags) {
       options.push(el("option", { value: tag.name }, `${tag.name} (${tag.task_count})`));
-      // Tags are equal case-insensitively (API.md §3): keep the user's choice under its own spelling.
+      // Tags are equal case-insensitively (docs/API.md §3): keep the user's choice under its own spelling.
       if (selected === null && tag.name.toLowerCase() === chosen.toLowerCase()) selected = tag.name;
     }
     if (selected === null) {

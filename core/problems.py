@@ -26,14 +26,18 @@ from rest_framework import exceptions
 from rest_framework.views import APIView, set_rollback
 
 from core import errors as domain_errors
-from todo_project.exceptions import PayloadTooLarge, PreconditionFailed, ServiceUnavailable
+from core.http_errors import (
+    BEARER_CHALLENGE,
+    PROBLEM_CONTENT_TYPE,
+    PayloadTooLarge,
+    PreconditionFailed,
+    ServiceUnavailable,
+)
 
 logger = logging.getLogger(__name__)
 
-PROBLEM_CONTENT_TYPE = "application/problem+json"
 
-
-# DRF's default codes, renamed to the ones API.md promises clients.
+# DRF's default codes, renamed to the ones docs/API.md promises clients.
 _CODE_ALIASES = {
     "authentication_failed": "invalid_token",
     "throttled": "rate_limited",
@@ -94,7 +98,7 @@ def _flatten_messages(detail: Any, prefix: str = "") -> list[str]:
 
 
 def validation_errors(detail: Any) -> dict[str, list[str]]:
-    """Errors keyed by field or parameter name, each a list of messages (API.md §2)."""
+    """Errors keyed by field or parameter name, each a list of messages (docs/API.md §2)."""
     if isinstance(detail, dict):
         return {str(field): _flatten_messages(messages) for field, messages in detail.items()}
     return {"non_field_errors": _flatten_messages(detail)}
@@ -110,8 +114,8 @@ def _validation_summary(errors: dict[str, list[str]]) -> str:
 
 def _authenticate_header(code: str) -> str:
     if code in {"invalid_token", "token_expired"}:
-        return 'Bearer realm="api", error="invalid_token"'
-    return 'Bearer realm="api"'
+        return f'{BEARER_CHALLENGE}, error="invalid_token"'
+    return BEARER_CHALLENGE
 
 
 def problem_exception_handler(exc: Exception, context: dict) -> HttpResponse:

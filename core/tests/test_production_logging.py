@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from todo_project.logging import JSONFormatter, RequestContextFilter
+from core.request_log import JSONFormatter, RequestContextFilter
 from todo_project.tests.deploy_support import gunicorn, migrated_sqlite_url, production_env
 
 
@@ -72,7 +72,7 @@ def test_a_log_line_written_during_a_request_carries_its_request_id(settings, au
         }
     }
     auth_client.get("/api/me/", HTTP_X_REQUEST_ID="inner-7")
-    [entry] = log_lines("todo_project.throttling")
+    [entry] = log_lines("core.throttling")
     assert entry["request_id"] == "inner-7"
     assert entry["level"] == "WARNING"
     assert "exception" in entry  # the cause, as one JSON string

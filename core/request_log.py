@@ -100,7 +100,7 @@ class RequestLogMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         # Imported here: this module is loaded while logging is configured (and by gunicorn's
         # master), before DRF may read its settings.
-        from todo_project.throttling import client_address
+        from core.throttling import client_address
 
         started = time.perf_counter()
         token = current_request_id.set(getattr(request, "request_id", None))

@@ -1,4 +1,4 @@
-"""Rate limits (API.md §5): per user on authenticated views, per client address on the auth routes.
+"""Rate limits (docs/API.md §5): per user on authenticated views, per client address on the auth routes.
 
 Settings: DEFAULT_THROTTLE_RATES["user"] (API_RATE_LIMIT_USER) applies to every authenticated view;
 a view's `throttle_scope` applies DEFAULT_THROTTLE_RATES[scope] per client address when that rate
@@ -25,7 +25,6 @@ the default 600/min. Limits under 200 (the sign-in routes' 20/min) stay exact, a
 import functools
 import hashlib
 import logging
-import re
 import secrets
 import threading
 import time
@@ -37,11 +36,11 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
+from core.rates import RATE as _RATE
+from core.rates import UNITS as _UNITS
+
 logger = logging.getLogger(__name__)
 
-_UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60}
-_UNITS |= {"h": 3600, "hour": 3600, "d": 86400, "day": 86400}
-_RATE = re.compile(r"(?P<limit>[1-9][0-9]*)/(?P<count>[1-9][0-9]*)?(?P<unit>[a-z]+?)s?")
 
 # KEYS[1] = the sorted set of allowed requests (score = time); ARGV = period, limit, member, wanted.
 # Returns {n, 0} when n (1 to wanted) slots were taken, {0, seconds until a slot frees} when none.

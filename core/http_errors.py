@@ -1,6 +1,14 @@
-"""The API's exceptions beyond DRF's own; each carries the `code` of API.md §2."""
+"""The API's exceptions beyond DRF's own; each carries the `code` of docs/API.md §2.
+
+With them, the two strings every error answer shares: its media type and its bearer challenge.
+"""
 
 from rest_framework import exceptions, status
+
+# RFC 9457: every error body the API sends.
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+# RFC 6750: the WWW-Authenticate challenge of a 401.
+BEARER_CHALLENGE = 'Bearer realm="api"'
 
 
 class PreconditionFailed(exceptions.APIException):

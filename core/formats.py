@@ -12,7 +12,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer
 
-from todo_project.exceptions import PayloadTooLarge
+from core.http_errors import PayloadTooLarge
 
 # No body of this API nests more than two levels. orjson allows 1024, but deeper input only serves
 # to exhaust recursion later: DRF's str() of a field value, orjson.dumps (255) of an idempotency

@@ -1,4 +1,4 @@
-"""Rate limits (API.md §5): per user on the API, per client address on /api/auth/*, 429 with Retry-After."""
+"""Rate limits (docs/API.md §5): per user on the API, per client address on /api/auth/*, 429, Retry-After."""
 
 import logging
 import secrets
@@ -10,7 +10,8 @@ import pytest
 import redis
 from rest_framework.test import APIClient
 
-from todo_project import throttling
+from core import throttling
+from core.throttling import allowance_batch, parse_rate, take_slot
 from todo_project.tests.deploy_support import (
     bearer,
     free_port,
@@ -18,7 +19,6 @@ from todo_project.tests.deploy_support import (
     migrated_sqlite_url,
     production_env,
 )
-from todo_project.throttling import allowance_batch, parse_rate, take_slot
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 WRONG_LOGIN = {"email": "nobody@example.com", "password": "not the password"}
@@ -273,7 +273,7 @@ def test_an_unreachable_cache_lets_requests_through_and_says_so(settings, rates,
         }
     }
     rates(user="1/hour")
-    with caplog.at_level(logging.WARNING, logger="todo_project.throttling"):
+    with caplog.at_level(logging.WARNING, logger="core.throttling"):
         assert [auth_client.get("/api/me/").status_code for _ in range(3)] == [200, 200, 200]
     assert "Rate limiting skipped" in caplog.text
 

@@ -1,11 +1,11 @@
-"""Every error under /api/ is problem+json (API.md §2); request ids tie a report to the logs."""
+"""Every error under /api/ is problem+json (docs/API.md §2); request ids tie a report to the logs."""
 
 import re
 
 import pytest
 from django.test import Client
 
-from accounts.tests.helpers import assert_problem
+from core.tests.support import assert_problem
 from todo_project.tests.urls_failing import SECRET_DETAIL
 
 pytestmark = pytest.mark.django_db

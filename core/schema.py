@@ -12,11 +12,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework import serializers
 from rest_framework.response import Response
 
-PROBLEM_MEDIA_TYPE = "application/problem+json"
+from core.http_errors import PROBLEM_CONTENT_TYPE
 
 
 class ProblemSerializer(serializers.Serializer):
-    """RFC 9457 problem details, as every error under /api/ is answered (API.md §2)."""
+    """RFC 9457 problem details, as every error under /api/ is answered (docs/API.md §2)."""
 
     type = serializers.CharField(default="about:blank")
     title = serializers.CharField()
@@ -33,7 +33,7 @@ class ProblemSerializer(serializers.Serializer):
 
 def problems(*status_codes: int) -> dict:
     """`responses=` entries documenting these error statuses as problem+json."""
-    return {(code, PROBLEM_MEDIA_TYPE): ProblemSerializer for code in status_codes}
+    return {(code, PROBLEM_CONTENT_TYPE): ProblemSerializer for code in status_codes}
 
 
 # Any route can answer these: rate limits, a crash, the database being away.

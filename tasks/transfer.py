@@ -12,16 +12,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import orjson
+from django.core.exceptions import ValidationError
+from rest_framework import serializers
 
 from accounts.models import USER_ID_PATTERN
-from tasks.api.serializers import TaskWriteSerializer
-from tasks.models import (
-    PRIORITY_NAMES,
-    Task,
-    tag_key,
-)
-from tasks.services import ImportedTask
-from todo_project.api import validation_errors
+from tasks import rules
+from tasks.api.serializers import parse_rfc3339
+from tasks.models import PRIORITY_BY_NAME, PRIORITY_NAMES, Task
+from tasks.operator_jobs import ImportedTask
+from tasks.rules import tag_key
 
 FIELDS = [
     "id",
@@ -142,6 +141,13 @@ def _integer(value, field: str, *, minimum: int) -> int:
     return value
 
 
+def _checked(field: str, clean, value):
+    try:
+        return clean(value)
+    except ValidationError as error:
+        raise BadRow(f"{field}: {error.messages[0]}") from None
+
+
 def parse_record(record: object, line: int, *, user_id: str | None) -> ImportedTask:
     """One record as an ImportedTask; raises BadRow saying what is wrong."""
     import re
@@ -163,21 +169,24 @@ def parse_record(record: object, line: int, *, user_id: str | None) -> ImportedT
             tags = orjson.loads(tags) if tags.strip() else []
         except orjson.JSONDecodeError:
             raise BadRow("tags must be a JSON array of names.") from None
-    # The API's own field rules (lengths, trimming, control characters, tag merging), so a file
-    # cannot bring in a task the API would refuse.
-    fields = TaskWriteSerializer(
-        data={
-            "title": record["title"],
-            "description": record.get("description") or "",
-            "priority": priority,
-            "due_date": record.get("due_date") or None,
-            "tags": tags,
-        }
-    )
-    if not fields.is_valid():
-        field, messages = next(iter(validation_errors(fields.errors).items()))
-        raise BadRow(f"{field}: {messages[0]}")
-    valid = fields.validated_data
+    # The field rules every entry point uses (tasks/rules.py), so a file cannot bring in a task the
+    # API would refuse.
+    if not isinstance(priority, str) or priority not in PRIORITY_BY_NAME:
+        raise BadRow(f"priority: Must be one of: {', '.join(PRIORITY_BY_NAME)}.")
+    if not isinstance(tags, list):
+        raise BadRow("tags: Expected a list of tag names.")
+    due_date = record.get("due_date") or None
+    try:
+        due_date = None if due_date is None else parse_rfc3339(due_date)
+    except serializers.ValidationError as error:
+        raise BadRow(f"due_date: {error.detail[0]}") from None
+    valid = {
+        "title": _checked("title", rules.clean_title, record["title"]),
+        "description": _checked("description", rules.clean_description, record.get("description") or ""),
+        "priority": PRIORITY_BY_NAME[priority],
+        "due_date": due_date,
+        "tags": _checked("tags", rules.clean_tag_names, tags),
+    }
     task_id = record.get("id")
     return ImportedTask(
         line=line,
