@@ -6,6 +6,7 @@ line of the import report). Also the two write rules every ORM update path share
 and `completed_at` move together, and any change bumps `version` and `updated_at`.
 """
 
+import re
 import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
@@ -24,7 +25,16 @@ DESCRIPTION_CONTROLS_ALLOWED = frozenset("\t\n\r")
 CONTROL_CHARACTERS_REFUSED = "Control characters are not allowed."
 
 
+# Unicode category Cc is exactly U+0000-U+001F and U+007F-U+009F; a regex finds one in C.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROLS_BUT_LINE_BREAKS_AND_TABS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def has_control_characters(value: str, allowed: frozenset[str] = frozenset()) -> bool:
+    if not allowed:
+        return _CONTROLS.search(value) is not None
+    if allowed == DESCRIPTION_CONTROLS_ALLOWED:
+        return _CONTROLS_BUT_LINE_BREAKS_AND_TABS.search(value) is not None
     return any(unicodedata.category(char) == "Cc" and char not in allowed for char in value)
 
 

@@ -33,6 +33,8 @@ SORTS = {
     "priority": ("t.priority", False),
     "title": ("LOWER(t.title)", False),
 }
+SORT_CHOICES = [prefix + name for name in SORTS for prefix in ("", "-")]
+STATUSES = ["all", "pending", "completed"]
 
 
 class InvalidCursor(ValueError):

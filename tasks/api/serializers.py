@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tasks import rules
+from tasks.api import plain_input
 from tasks.models import PRIORITY_BY_NAME, PRIORITY_NAMES, Task
 from tasks.rules import (
     DESCRIPTION_MAX_LENGTH,
@@ -17,7 +18,7 @@ from tasks.rules import (
     merge_tag_names,
     tag_key,
 )
-from tasks.selectors import SORTS, TaskListParams
+from tasks.selectors import SORT_CHOICES, STATUSES, TaskListParams
 
 _RFC3339 = re.compile(
     r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}:\d{2})(?P<fraction>\.\d+)?"
@@ -69,7 +70,6 @@ def choice_errors(choices) -> dict[str, str]:
 
 
 BULK_ACTIONS = ["complete", "reopen", "delete", "delete_completed"]
-STATUSES = ["all", "pending", "completed"]
 
 
 def _reject_controls(value: str, allowed: frozenset[str] = frozenset()) -> str:
@@ -168,86 +168,12 @@ class TaskWriteSerializer(serializers.Serializer):
         the serializer, which also words every error. Both give the same result for what the direct
         reading accepts (tests/test_api_write_body.py); building the serializer costs more than the
         database does for a write."""
-        fields = _direct_task_fields(data, partial=partial)
+        fields = plain_input.task_fields(data, partial=partial)
         if fields is not None:
             return fields
         serializer = cls(data=data, partial=partial)
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
-
-
-_TEXT_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_DESCRIPTION_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-
-def _direct_task_fields(data, *, partial: bool) -> dict | None:
-    """TaskWriteSerializer's result for a plainly valid body, else None (let the serializer judge)."""
-    if type(data) is not dict or (not partial and "title" not in data):
-        return None
-    fields: dict = {}
-    for name, reader in _DIRECT_FIELDS.items():
-        if name in data:
-            value = reader(data[name])
-            if value is _DOUBTFUL:
-                return None
-            fields[name] = value
-    return fields
-
-
-_DOUBTFUL = object()
-
-
-def _direct_title(value):
-    if type(value) is not str:
-        return _DOUBTFUL
-    value = value.strip()
-    return value if 0 < len(value) <= TITLE_MAX_LENGTH and not _TEXT_CONTROLS.search(value) else _DOUBTFUL
-
-
-def _direct_description(value):
-    ok = (
-        type(value) is str
-        and len(value) <= DESCRIPTION_MAX_LENGTH
-        and not _DESCRIPTION_CONTROLS.search(value)
-    )
-    return value if ok else _DOUBTFUL
-
-
-def _direct_due_date(value):
-    if value is None:
-        return None
-    if type(value) is not str or not _RFC3339.fullmatch(value.strip()):
-        return _DOUBTFUL
-    try:
-        return parse_rfc3339(value)
-    except serializers.ValidationError:
-        return _DOUBTFUL
-
-
-def _direct_tags(value):
-    if type(value) is not list or len(value) > MAX_TAGS_PER_TASK:
-        return _DOUBTFUL
-    names = []
-    for item in value:
-        if type(item) is not str:
-            return _DOUBTFUL
-        item = item.strip()
-        if not 0 < len(item) <= TAG_MAX_LENGTH or _TEXT_CONTROLS.search(item):
-            return _DOUBTFUL
-        names.append(item)
-    return merge_tag_names(names)
-
-
-_DIRECT_FIELDS = {
-    "title": _direct_title,
-    "description": _direct_description,
-    "completed": lambda value: value if type(value) is bool else _DOUBTFUL,
-    "priority": lambda value: (
-        PRIORITY_BY_NAME[value] if type(value) is str and value in PRIORITY_BY_NAME else _DOUBTFUL
-    ),
-    "due_date": _direct_due_date,
-    "tags": _direct_tags,
-}
 
 
 def _tag_names(task: Task) -> list[str]:
@@ -354,44 +280,6 @@ class QueryBooleanField(serializers.Field):
         raise serializers.ValidationError("Must be true or false.")
 
 
-SORT_CHOICES = [prefix + name for name in SORTS for prefix in ("", "-")]
-
-
-_PLAIN = re.compile(r"[^\x00-\x1f\x7f-\x9f]*")
-
-
-def _direct_limit(value: str) -> int | None:
-    return (
-        int(value)
-        if value.isascii() and value.isdigit() and len(value) <= 3 and 1 <= int(value) <= 500
-        else None
-    )
-
-
-def _direct_tags(values: list[str]) -> list[str] | None:
-    tags = [value.strip() for value in values]
-    plain = all(0 < len(tag) <= TAG_MAX_LENGTH and _PLAIN.fullmatch(tag) for tag in tags)
-    return tags if plain and len(tags) <= MAX_TAGS_PER_TASK else None
-
-
-def _direct_priorities(value: str) -> list[int] | None:
-    names = [name.strip() for name in value.split(",")]
-    return [PRIORITY_BY_NAME[name] for name in names] if all(n in PRIORITY_BY_NAME for n in names) else None
-
-
-# The parameters read without the serializer, each to its value or None ("let the serializer judge").
-_DIRECT = {
-    "limit": _direct_limit,
-    "sort": lambda value: value if value in SORT_CHOICES else None,
-    "status": lambda value: value if value in STATUSES else None,
-    "priority": _direct_priorities,
-    "tag": _direct_tags,
-    "cursor": lambda value: (
-        value if 0 < len(value) <= 2048 and value == value.strip() and _PLAIN.fullmatch(value) else None
-    ),
-}
-
-
 class TaskListQuerySerializer(serializers.Serializer):
     """The query parameters of `GET /tasks/`. Every invalid value is a 400 naming the parameter."""
 
@@ -430,24 +318,8 @@ class TaskListQuerySerializer(serializers.Serializer):
         status, priority, tag, cursor) are read directly; anything else, or any doubtful value, goes
         through the serializer, which also words every error. Both give the same TaskListParams for
         what the direct reading accepts (tests/test_api_list_query.py)."""
-        values = {}
-        for name, items in query.lists():
-            if name not in cls._declared_fields:
-                continue  # unknown parameters are ignored
-            if (name != "tag" and len(items) != 1) or name not in _DIRECT:
-                return cls._parse_with_serializer(query)
-            value = _DIRECT[name](items if name == "tag" else items[0])
-            if value is None:
-                return cls._parse_with_serializer(query)
-            values[name] = value
-        return TaskListParams(
-            status=values.get("status", "all"),
-            priorities=values.get("priority", []),
-            tags=values.get("tag", []),
-            sort=values.get("sort", "-created"),
-            limit=values.get("limit", 100),
-            cursor=values.get("cursor"),
-        )
+        params = plain_input.list_params(query, cls._declared_fields.keys())
+        return params if params is not None else cls._parse_with_serializer(query)
 
     @classmethod
     def _parse_with_serializer(cls, query) -> TaskListParams:
