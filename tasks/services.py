@@ -82,14 +82,8 @@ _SIMPLE_FIELDS = ("title", "description", "priority", "due_date", "completed")
 def task_from_row(row) -> Task:
     """A Task instance (with `tag_names`) from a row of tasks.sql's task columns."""
     data = sql.dialect().to_task(row)
-    task = Task.from_db(
-        connection.alias,
-        ["id", "user_id", "title", "description", "completed", "completed_at", "priority", "due_date",
-         "version", "created_at", "updated_at"],
-        (data["id"], data["user_id"], data["title"], data["description"], data["completed"],
-         data["completed_at"], PRIORITY_BY_NAME[data["priority"]], data["due_date"], data["version"],
-         data["created_at"], data["updated_at"]),
-    )  # fmt: skip
+    values = [PRIORITY_BY_NAME[data[c]] if c == "priority" else data[c] for c in sql.COLUMNS]
+    task = Task.from_db(connection.alias, list(sql.COLUMNS), values)
     task.tag_names = data["tags"]
     return task
 

@@ -43,23 +43,23 @@ def test_a_healthy_connection_is_checked_without_sending_anything(second_connect
     assert last_statement_of(pid) == before
 
 
-def test_a_connection_the_server_closed_is_found_unusable(second_connection):
-    with second_connection.cursor() as cursor:
+def close_from_the_server(wrapper) -> None:
+    """Terminate the wrapper's backend from another connection, as a server restart would."""
+    with wrapper.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
-
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+def test_a_connection_the_server_closed_is_found_unusable(second_connection):
+    close_from_the_server(second_connection)
 
     wait_until(lambda: not second_connection.is_usable(), timeout=10, message="the closed connection noticed")
 
 
 def test_the_health_check_replaces_a_closed_connection_before_the_next_query(second_connection):
-    with second_connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    close_from_the_server(second_connection)
     wait_until(lambda: not second_connection.is_usable(), timeout=10, message="the closed connection noticed")
 
     second_connection.health_check_done = False  # a new request begins
