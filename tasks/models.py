@@ -69,6 +69,13 @@ class Task(models.Model):
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Recurrence (docs/API.md §6): a normalised RRULE, the IANA zone it is expanded in, the first
+    # due date of the series (every occurrence's dates are the series' own, anchored there), and the
+    # occurrence this task spawned when completed (a plain number: it stays if that task is deleted).
+    recurrence = models.CharField(max_length=255, null=True, blank=True)
+    timezone = models.CharField(max_length=64, default="UTC", db_default="UTC")
+    recurrence_anchor = models.DateTimeField(null=True, blank=True, editable=False)
+    next_task_id = models.BigIntegerField(null=True, blank=True, editable=False)
 
     objects = TaskQuerySet.as_manager()
 
@@ -138,3 +145,52 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class ReminderState(models.TextChoices):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class Reminder(models.Model):
+    """One of a task's reminders (docs/API.md §7): relative to its due date (`before`) or at a fixed
+    time (`at`). The database is the source of truth for delivery: the worker's scan picks pending
+    rows whose `fire_at` has passed, claims them (`claimed_until`, a lease a dead worker's claim
+    outlives), sends, and writes `sent_at` once."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="reminders")
+    # The owner, kept beside the task so that the admin and delivery need no join to find whose it is.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField(help_text="Its place in the task's list, from 0.")
+    before = models.CharField(
+        max_length=32, blank=True, default="", help_text="Normalised ISO 8601 duration; empty for `at`."
+    )
+    at = models.DateTimeField(null=True, blank=True)
+    fire_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=8, choices=ReminderState.choices, default=ReminderState.PENDING)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["task", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "position"], name="reminder_unique_position"),
+            models.CheckConstraint(
+                condition=(models.Q(before="") & models.Q(at__isnull=False))
+                | (~models.Q(before="") & models.Q(at__isnull=True)),
+                name="reminder_before_xor_at",
+            ),
+        ]
+        indexes = [
+            # The due scan: pending reminders by fire_at, and nothing else in the index, so that its
+            # size follows the pending reminders, not all of them (docs/EXPLAIN.md).
+            models.Index(
+                fields=["fire_at"], name="reminder_due", condition=models.Q(state=ReminderState.PENDING)
+            ),
+            models.Index(fields=["user", "fire_at"], name="reminder_user_fire_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.before or self.at} ({self.state})"
