@@ -98,29 +98,9 @@ def tasks_bulk_across_owners(queryset, action: str) -> int:
     return affected
 
 
-class ReminderInline(admin.TabularInline):
-    """A task's reminders, as the worker sees them. Read-only: the API's services write them, and
-    the worker moves their state."""
-
-    model = Reminder
-    fields = ["position", "before", "at", "fire_at", "state", "sent_at"]
-    readonly_fields = fields
-    ordering = ["position"]
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
     form = TaskAdminForm
-    inlines = [ReminderInline]
     list_display = ["title", "owner", "completed", "priority", "due_date", "tag_list", "created_at"]
     list_display_links = ["title"]
     list_filter = [StatusFilter, "priority", DueFilter, TagFilter, OwnerFilter]
@@ -134,6 +114,7 @@ class TaskAdmin(admin.ModelAdmin):
         "recurrence",
         "timezone",
         "next_task",
+        "reminder_list",
         "version",
         "created_at",
         "updated_at",
@@ -150,6 +131,7 @@ class TaskAdmin(admin.ModelAdmin):
         "recurrence",
         "timezone",
         "next_task",
+        "reminder_list",
         "version",
         "created_at",
         "updated_at",
@@ -222,6 +204,23 @@ class TaskAdmin(admin.ModelAdmin):
             return "-"
         url = reverse("admin:tasks_task_change", args=[task.next_task_id])
         return format_html('<a href="{}">#{}</a>', url, task.next_task_id)
+
+    @admin.display(description="reminders")
+    def reminder_list(self, task: Task):
+        """The task's reminders as the delivery worker sees them: read-only here (the API's services
+        write them, the worker moves their state), and not a formset, so saving the task's form
+        never touches them."""
+        rows = Reminder.objects.filter(task_id=task.pk).order_by("position") if task.pk else []
+        if not rows:
+            return "-"
+        cells = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((row.before or row.at, row.fire_at or "-", row.state, row.sent_at or "-") for row in rows),
+        )
+        return format_html(
+            "<table><tr><th>when</th><th>fire_at</th><th>state</th><th>sent_at</th></tr>{}</table>", cells
+        )
 
     @admin.display(description="tags")
     def tag_list(self, task: Task):

@@ -218,7 +218,7 @@ def test_next_task_id_stays_when_the_successor_is_deleted(auth_client, user):
 
 
 def test_the_admin_complete_action_spawns_like_the_api(admin_client, auth_client, user):
-    task = create_task(auth_client, user.pk, **WEEKLY)
+    task = create_task(auth_client, user.pk, **WEEKLY, reminders=[{"before": "PT45M"}])
 
     response = admin_client.post(
         "/admin/tasks/task/", {"action": "complete_tasks", "_selected_action": [task["id"]]}, follow=True
@@ -231,6 +231,9 @@ def test_the_admin_complete_action_spawns_like_the_api(admin_client, auth_client
     page = admin_client.get(f"/admin/tasks/task/{task['id']}/change/").content.decode()
     assert "FREQ=WEEKLY;BYDAY=MO,WE" in page
     assert f"#{spawned[0].pk}" in page
+    assert "PT45M" in page and "skipped" in page  # the completed task's reminder, read-only
+    successor_page = admin_client.get(f"/admin/tasks/task/{spawned[0].pk}/change/").content.decode()
+    assert "PT45M" in successor_page and "pending" in successor_page
 
 
 def test_bulk_complete_reports_every_spawned_successor_and_completes_plain_tasks_too(auth_client, user):
