@@ -12,10 +12,10 @@ counts, the revision, the change number, the tombstone and the event). On Postgr
 statement-level count triggers of 0003 stay, and these are added beside them.
 
 What every write does, in its own transaction:
-- takes the owner's change number: the first write of a transaction to a user's tasks increments
-  `tasks_taskcount.change_seq` (which locks that row until commit, so the next writer of the same
-  user waits and takes the next number after this one commits); PostgreSQL then remembers it in a
-  transaction-local setting, so that a bulk write of 100,000 rows takes one number, not 100,000
+- takes the owner's change number: a write to a user's tasks increments `tasks_taskcount.change_seq`
+  (which locks that row until commit, so the next writer of the same user waits and takes the next
+  number after this one commits); PostgreSQL takes one per statement and user (remembered in a
+  transaction-local setting), so that a bulk write of 100,000 rows takes one number, not 100,000
   (updating one row 100,000 times in one transaction costs quadratic time in PostgreSQL);
 - stamps it on the task (`tasks_task.change_seq`): BEFORE ROW on PostgreSQL, an UPDATE of the row
   just written on SQLite (which cannot assign NEW);
@@ -32,16 +32,22 @@ TOMBSTONE_UPSERT = (
 )
 
 POSTGRESQL = [
-    # The transaction's change number for `owner`: taken once per transaction and user (cached in a
-    # transaction-local setting, which a rolled-back savepoint also rolls back), with the owner's
-    # webhook flag. `create_row` false: no number when the user has no count row (being deleted).
+    # The change number of this statement for `owner`: taken once per statement and user (cached
+    # in a transaction-local setting, which a rolled-back savepoint also rolls back), with the
+    # owner's webhook flag. `create_row` false: no number when the user has no count row (being
+    # deleted). One number per statement, not per row: a bulk write of 100,000 rows takes one
+    # (updating one row 100,000 times in one transaction costs quadratic time in PostgreSQL), and
+    # one per statement rather than per transaction, so that even a reader inside the writing
+    # transaction (a test's) sees each statement's changes as new.
     """
     CREATE FUNCTION tasks_change_seq(owner varchar, create_row boolean, OUT seq bigint, OUT hooks boolean)
     LANGUAGE plpgsql AS $$
     DECLARE
         cached text := current_setting('tasks.change_seq', true);
+        statement text := statement_timestamp()::text;
     BEGIN
-        IF cached IS NOT NULL AND cached <> '' AND split_part(cached, '/', 1) = owner THEN
+        IF cached IS NOT NULL AND cached <> '' AND split_part(cached, '/', 1) = owner
+           AND split_part(cached, '/', 4) = statement THEN
             seq := split_part(cached, '/', 2)::bigint;
             hooks := split_part(cached, '/', 3) = 't';
             RETURN;
@@ -58,10 +64,12 @@ POSTGRESQL = [
             RETURNING c.change_seq, c.webhooks_active INTO seq, hooks;
         END IF;
         PERFORM set_config('tasks.change_seq',
-                           owner || '/' || seq || '/' || CASE WHEN hooks THEN 't' ELSE 'f' END, true);
+                           owner || '/' || seq || '/' || CASE WHEN hooks THEN 't' ELSE 'f' END || '/' || statement,
+                           true);
     END $$
     """,
-    # The number this transaction already holds for `owner`, if any (no side effect).
+    # The number this transaction last took for `owner`, if any (no side effect): a task stamped
+    # with it was written by this transaction, which commits it with whatever else it writes.
     """
     CREATE FUNCTION tasks_change_seq_held(owner varchar) RETURNS bigint LANGUAGE sql STABLE AS $$
         SELECT CASE WHEN split_part(s, '/', 1) = owner THEN split_part(s, '/', 2)::bigint END
