@@ -255,36 +255,46 @@ def sqlite_statements(task_columns) -> list[str]:
             WHERE user_id = OLD.user_id AND webhooks_active;
         END
         """,
+        # The common update (same owner): three statements. Its WHEN: see the note above.
         f"""
         CREATE TRIGGER tasks_taskcount_update AFTER UPDATE ON tasks_task
-        WHEN NEW.change_seq IS OLD.change_seq
-          OR NEW.change_seq IS NOT (SELECT change_seq FROM tasks_taskcount WHERE user_id = NEW.user_id)
+        WHEN OLD.user_id IS NEW.user_id AND (NEW.change_seq IS OLD.change_seq
+          OR NEW.change_seq IS NOT (SELECT change_seq FROM tasks_taskcount WHERE user_id = NEW.user_id))
+        BEGIN
+            UPDATE tasks_taskcount SET completed = completed - OLD.completed + NEW.completed,
+                                       revision = revision + 1, change_seq = change_seq + 1
+            WHERE user_id = NEW.user_id;
+            {_STAMP}
+            INSERT INTO tasks_taskevent ({TASK_EVENT_COLUMNS})
+            SELECT NEW.user_id, NEW.id,
+                   CASE WHEN NEW.completed AND NOT OLD.completed THEN 'task.completed' ELSE 'task.updated' END,
+                   change_seq, {_NOW}
+            FROM tasks_taskcount WHERE user_id = NEW.user_id AND webhooks_active AND ({differs});
+        END
+        """,
+        # A task moved to another user: gone for the old owner (a tombstone), new for the new one.
+        f"""
+        CREATE TRIGGER tasks_taskcount_move AFTER UPDATE ON tasks_task
+        WHEN OLD.user_id IS NOT NEW.user_id
         BEGIN
             UPDATE tasks_taskcount SET total = total - 1, completed = completed - OLD.completed,
-                                       revision = revision + 1,
-                                       change_seq = change_seq + (OLD.user_id IS NOT NEW.user_id)
+                                       revision = revision + 1, change_seq = change_seq + 1
             WHERE user_id = OLD.user_id;
             INSERT INTO tasks_tasktombstone (user_id, task_id, change_seq, deleted_at)
-            SELECT OLD.user_id, OLD.id, change_seq, {_NOW} FROM tasks_taskcount
-            WHERE user_id = OLD.user_id AND OLD.user_id IS NOT NEW.user_id
+            SELECT OLD.user_id, OLD.id, change_seq, {_NOW} FROM tasks_taskcount WHERE user_id = OLD.user_id
             {TOMBSTONE_UPSERT};
             INSERT INTO tasks_taskevent ({TASK_EVENT_COLUMNS})
             SELECT OLD.user_id, OLD.id, 'task.deleted', change_seq, {_NOW} FROM tasks_taskcount
-            WHERE user_id = OLD.user_id AND OLD.user_id IS NOT NEW.user_id AND webhooks_active;
-            DELETE FROM tasks_tasktombstone
-            WHERE user_id = NEW.user_id AND task_id = NEW.id AND OLD.user_id IS NOT NEW.user_id;
+            WHERE user_id = OLD.user_id AND webhooks_active;
+            DELETE FROM tasks_tasktombstone WHERE user_id = NEW.user_id AND task_id = NEW.id;
             INSERT INTO tasks_taskcount (user_id, total, completed, revision, change_seq)
             VALUES (NEW.user_id, 1, NEW.completed, 1, 1)
             ON CONFLICT (user_id) DO UPDATE SET total = total + 1, completed = completed + excluded.completed,
                                                 revision = revision + 1, change_seq = change_seq + 1;
             {_STAMP}
             INSERT INTO tasks_taskevent ({TASK_EVENT_COLUMNS})
-            SELECT NEW.user_id, NEW.id,
-                   CASE WHEN OLD.user_id IS NOT NEW.user_id THEN 'task.created'
-                        WHEN NEW.completed AND NOT OLD.completed THEN 'task.completed'
-                        ELSE 'task.updated' END,
-                   change_seq, {_NOW}
-            FROM tasks_taskcount WHERE user_id = NEW.user_id AND webhooks_active AND ({differs});
+            SELECT NEW.user_id, NEW.id, 'task.created', change_seq, {_NOW}
+            FROM tasks_taskcount WHERE user_id = NEW.user_id AND webhooks_active;
         END
         """,
         """
@@ -319,6 +329,7 @@ SQLITE_REVERSE = [
     "DROP TRIGGER IF EXISTS tasks_taskcount_insert",
     "DROP TRIGGER IF EXISTS tasks_taskcount_delete",
     "DROP TRIGGER IF EXISTS tasks_taskcount_update",
+    "DROP TRIGGER IF EXISTS tasks_taskcount_move",
     "DROP TRIGGER IF EXISTS tasks_reminder_inserted",
     "DROP TRIGGER IF EXISTS tasks_reminder_deleted",
     "DROP TRIGGER IF EXISTS tasks_reminder_updated",
