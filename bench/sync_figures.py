@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "todo_project.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -101,14 +101,22 @@ def explain() -> None:
 
     call_command("migrate", verbosity=0)
     user = User.objects.filter(email="sync-explain@example.com").first()
-    if user is None:
+    if user is None or not TaskCount.objects.filter(user=user, total__gt=0).exists():
+        User.objects.filter(
+            email__in=[
+                "sync-explain@example.com",
+                "other0@example.com",
+                "other1@example.com",
+                "other2@example.com",
+            ]
+        ).delete()
         user = User.objects.create_user(email="sync-explain@example.com")
         others = [User.objects.create_user(email=f"other{n}@example.com") for n in range(3)]
         with connection.cursor() as cursor:
             for owner, count in [(user, 100_000)] + [(other, 100_000) for other in others]:
                 cursor.execute(
                     "INSERT INTO tasks_task (user_id, title, description, completed, priority, version, "
-                    "created_at, updated_at) SELECT %s, 'task ' || n, '', n % 3 = 0, n % 4, 1, "
+                    "created_at, updated_at) SELECT %s, 'task ' || n, '', n %% 3 = 0, n %% 4, 1, "
                     "now() - n * interval '1 minute', now() FROM generate_series(1, %s) n",
                     [owner.pk, count],
                 )
@@ -121,8 +129,7 @@ def explain() -> None:
             cursor.execute("UPDATE tasks_task SET title = title || '!' WHERE id = %s", [task_id])
         for task_id in picked[900:]:
             cursor.execute("DELETE FROM tasks_task WHERE id = %s", [task_id])
-        cursor.execute("ANALYZE tasks_task")
-        cursor.execute("ANALYZE tasks_tasktombstone")
+        cursor.execute("ANALYZE")
         cursor.execute("SELECT count(*) FROM tasks_task")
         total = cursor.fetchone()[0]
     token = selectors.encode_sync_token(user=user, position=selectors.ChangePosition(before, 2**63 - 1, 0))
