@@ -243,6 +243,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get(
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "tasks.purge_idempotency_keys", "schedule": 3600},
     "flush-expired-tokens": {"task": "accounts.flush_expired_tokens", "schedule": 86400},
+    "purge-tombstones": {"task": "tasks.purge_tombstones", "schedule": 86400},
 }
 
 # --- Users and passwords ------------------------------------------------------------------------
