@@ -100,6 +100,8 @@ def clean_webhook_url(value: object, *, allow_private: bool) -> str:
         port = url.port or (443 if url.scheme == "https" else 80)
     except ValueError:
         raise refuse("Not a valid port.") from None
+    if not 0 < port < 65536:
+        raise refuse("Not a valid port.")
     if allow_private:
         return str(url)
     try:
