@@ -16,14 +16,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import orjson
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
+from core.formats import ORJSONRenderer
 from webhooks import rules, selectors
 from webhooks.addresses import AddressRefused, GuardedTransport, clean_webhook_url
 from webhooks.models import Webhook, WebhookAttempt, WebhookMessage
@@ -121,15 +121,9 @@ def webhook_delete(*, user: User, webhook_id: int) -> None:
 
 def _events_switch(*, user_id: str) -> None:
     """Task events are recorded only for users with an active webhook (no cost for the others)."""
-    enable = getattr(_task_events(), "task_events_enable", None)
-    if enable is not None:
-        enable(user_id=user_id, enabled=Webhook.objects.filter(user_id=user_id).active().exists())
+    from tasks.services import task_events_enable
 
-
-def _task_events():
-    from tasks import services as task_services
-
-    return task_services
+    task_events_enable(user_id=user_id, enabled=Webhook.objects.filter(user_id=user_id).active().exists())
 
 
 # --- Messages -----------------------------------------------------------------------------------
@@ -148,7 +142,8 @@ def messages_enqueue(
     ]
     if not webhooks:
         return 0
-    body = orjson.dumps({"type": event, "timestamp": iso_utc(occurred_at), "data": data}).decode()
+    # The task routes' renderer: the same JSON (dates in UTC with Z) as the API answers.
+    body = ORJSONRenderer().render({"type": event, "timestamp": iso_utc(occurred_at), "data": data}).decode()
     WebhookMessage.objects.bulk_create(
         [
             WebhookMessage(
@@ -165,6 +160,88 @@ def messages_enqueue(
         ignore_conflicts=True,
     )
     return len(webhooks)
+
+
+# --- The outbox ---------------------------------------------------------------------------------
+def webhooks_dispatch(*, now: datetime | None = None, batch: int = 200) -> int:
+    """Turn the task events the writes committed (tasks.TaskEvent, the outbox) into messages, and
+    mark them dispatched, in one transaction: an event becomes messages exactly once. Returns how
+    many events. Concurrent dispatchers skip each other's rows (SKIP LOCKED on PostgreSQL; SQLite
+    has one writer at a time).
+
+    `data` is the task as the task routes show it when dispatched (at least as new as the event;
+    `version` orders them), `{"id"}` for a delete or a task gone since; `reminder.due` adds the
+    reminder that fell due under `"reminder"`.
+    """
+    from tasks.models import TaskEvent
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        pending = TaskEvent.objects.filter(dispatched_at__isnull=True).order_by("id")
+        if connection.features.has_select_for_update_skip_locked:
+            pending = pending.select_for_update(skip_locked=True)
+        events = list(pending[:batch])
+        if not events:
+            return 0
+        for event in events:
+            messages_enqueue(
+                user_id=event.user_id,
+                event=event.event,
+                data=_event_data(event),
+                occurred_at=event.created_at,
+                source=f"event:{event.pk}",
+            )
+        TaskEvent.objects.filter(pk__in=[event.pk for event in events]).update(dispatched_at=now)
+    return len(events)
+
+
+def _event_data(event) -> dict[str, Any]:
+    from tasks import sql
+
+    if event.event == "task.deleted":
+        return {"id": event.task_id}
+    row = sql.task_row(user_id=event.user_id, task_id=event.task_id)
+    if row is None:
+        return {"id": event.task_id}  # deleted since: its task.deleted event follows
+    data = sql.dialect().to_task(row)
+    if event.event == "reminder.due":
+        data["reminder"] = event.data
+    return data
+
+
+def reminder_due_publish(*, reminder) -> bool:
+    """Owe `reminder.due` for `reminder` (a tasks.Reminder) to the user's subscribed webhooks.
+
+    For the reminder worker: call it in the transaction that marks the reminder sent, so that the
+    event exists exactly when the reminder is sent. Costs one query for a user without webhooks.
+    Returns whether an event was recorded.
+    """
+    from tasks.services import task_event_record
+
+    data = {
+        "position": reminder.position,
+        "fire_at": iso_utc(reminder.fire_at) if reminder.fire_at else None,
+    }
+    if reminder.before:
+        data["before"] = reminder.before
+    else:
+        data["at"] = iso_utc(reminder.at) if reminder.at else None
+    event = task_event_record(
+        user_id=reminder.user_id, task_id=reminder.task_id, event="reminder.due", data=data
+    )
+    return event is not None
+
+
+def webhooks_purge(*, now: datetime | None = None, keep: timedelta = timedelta(days=30)) -> int:
+    """Delete what is no longer needed: dispatched outbox rows, finished messages and attempts older
+    than `keep`. Returns how many rows in all."""
+    from tasks.models import TaskEvent
+
+    cutoff = (now or timezone.now()) - keep
+    deleted = TaskEvent.objects.filter(dispatched_at__lt=cutoff).delete()[0]
+    deleted += WebhookMessage.objects.filter(finished_at__lt=cutoff).delete()[0]
+    deleted += WebhookAttempt.objects.filter(at__lt=cutoff).delete()[0]
+    return deleted
 
 
 # --- Delivery -----------------------------------------------------------------------------------
