@@ -72,6 +72,17 @@ class WebhookAdmin(admin.ModelAdmin):
         url = reverse("admin:webhooks_webhookattempt_changelist") + f"?webhook__id__exact={webhook.pk}"
         return format_html('<a href="{}">attempts</a>', url)
 
+    def get_deleted_objects(self, objs, request):
+        """Name the webhooks only: listing every message and attempt (millions, perhaps) would not
+        render, and they go with their webhook by design."""
+        objs = list(objs)
+        return (
+            [f"{obj} (with its messages and delivery attempts)" for obj in objs],
+            {"webhooks": len(objs)},
+            set(),
+            [],
+        )
+
     def delete_model(self, request, obj: Webhook) -> None:
         services.webhook_delete(user=obj.user, webhook_id=obj.pk)
 
