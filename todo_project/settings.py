@@ -387,6 +387,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 # derived from DJANGO_SECRET_KEY (rotating either makes existing webhook secrets unreadable).
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
 WEBHOOK_SECRET_KEY = os.environ.get("WEBHOOK_SECRET_KEY", "")
+# How long a delivery worker holds an endpoint without renewing; a killed worker's message goes
+# again after it. Longer than one attempt can take (5 s).
+WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 30)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Todo API",

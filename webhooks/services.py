@@ -49,11 +49,14 @@ DISABLE_AFTER = timedelta(hours=24)
 DELIVERY_TIMEOUT = 5.0
 # Response bodies are read up to this many bytes, then the connection is dropped.
 MAX_RESPONSE_BYTES = 64 * 1024
-# How long a worker holds an endpoint without renewing: longer than one attempt can take.
-LEASE = timedelta(seconds=30)
 USER_AGENT = "todo-webhooks/1 (+https://www.standardwebhooks.com/)"
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def lease() -> timedelta:
+    """How long a worker holds an endpoint without renewing (WEBHOOK_LEASE_SECONDS)."""
+    return timedelta(seconds=max(getattr(settings, "WEBHOOK_LEASE_SECONDS", 30), 1))
 
 
 def allow_private() -> bool:
@@ -305,13 +308,13 @@ def webhooks_deliver(
 
 
 def webhook_claim(*, webhook_id: int, now: datetime) -> str | None:
-    """Hold an endpoint for LEASE: a conditional UPDATE, so of two workers exactly one wins (on
+    """Hold an endpoint for lease(): a conditional UPDATE, so of two workers exactly one wins (on
     PostgreSQL the second waits for the first's row lock, then finds the lease taken)."""
     token = secrets.token_hex(16)
     claimed = (
         Webhook.objects.filter(pk=webhook_id, disabled_at__isnull=True)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_until=now + LEASE, lease_token=token)
+        .update(lease_until=now + lease(), lease_token=token)
     )
     return token if claimed else None
 
@@ -325,7 +328,7 @@ def _deliver_endpoint(client, webhook_id, token, clock, report, max_messages, ti
         now = clock()
         # Renew the lease before each send; lost (expired and taken over) means stop.
         renewed = Webhook.objects.filter(pk=webhook_id, lease_token=token, disabled_at__isnull=True).update(
-            lease_until=now + LEASE
+            lease_until=now + lease()
         )
         if not renewed:
             return

@@ -6,6 +6,7 @@ dispatch that made messages kicks a delivery at once.
 
 from celery import shared_task
 
+from core.queue import enqueue
 from webhooks import services
 
 
@@ -14,7 +15,7 @@ def dispatch() -> int:
     """Outbox events → messages; then deliver them without waiting for the next beat."""
     count = services.webhooks_dispatch()
     if count:
-        deliver.delay()
+        enqueue(deliver)  # never fails the dispatch: the beat's deliver is the safety net
     return count
 
 

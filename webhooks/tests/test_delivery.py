@@ -303,8 +303,8 @@ def test_a_killed_workers_message_is_redelivered_with_the_same_id(auth_client, u
     with httpx.Client() as client:
         services.send(client, url=receiver.url, secret=secret, message=message, timeout=5)
     # While the lease holds, no one else sends it.
-    assert services.webhooks_deliver(now=now + services.LEASE - timedelta(seconds=1)).delivered == 0
-    assert services.webhooks_deliver(now=now + services.LEASE + timedelta(seconds=1)).delivered == 1
+    assert services.webhooks_deliver(now=now + services.lease() - timedelta(seconds=1)).delivered == 0
+    assert services.webhooks_deliver(now=now + services.lease() + timedelta(seconds=1)).delivered == 1
     first, second = receiver.hits
     assert first.headers["webhook-id"] == second.headers["webhook-id"]
 

@@ -59,7 +59,7 @@ def test_a_killed_worker_process_message_is_redelivered_with_the_same_id(user, s
     receiver.behaviour.hang = False
     # Within the dead worker's lease nobody sends it; after, it goes again.
     assert services.webhooks_deliver().delivered == 0
-    report = services.webhooks_deliver(now=timezone.now() + services.LEASE + timedelta(seconds=1))
+    report = services.webhooks_deliver(now=timezone.now() + services.lease() + timedelta(seconds=1))
     assert report.delivered == 1
     first, second = receiver.wait_for_hits(2)
     assert first.headers["webhook-id"] == second.headers["webhook-id"] == message.message_id
