@@ -263,6 +263,7 @@ class DeliveryReport:
     failed: int = 0
     given_up: int = 0
     disabled: list[int] = field(default_factory=list)
+    more: bool = False
 
 
 def _clock(now: datetime | None) -> Callable[[], datetime]:
@@ -278,16 +279,22 @@ def webhooks_deliver(
     *,
     now: datetime | None = None,
     max_endpoints: int = 20,
-    max_messages: int = 20,
+    max_messages: int = 100,
+    budget_seconds: float = 60.0,
     timeout: float = DELIVERY_TIMEOUT,
 ) -> DeliveryReport:
     """Send the messages that are due: for each endpoint free of any worker (claimed under a
-    lease), its due messages oldest first, one at a time. Safe to run in any number of workers."""
+    lease), its due messages oldest first, one at a time, until one fails (the endpoint is likely
+    down: the rest wait for their turn rather than each costing a timeout now). Safe to run in any
+    number of workers. `report.more` says work was left for another run (the budget or
+    `max_messages` ran out)."""
     clock = _clock(now)
+    deadline = time.monotonic() + budget_seconds
     report = DeliveryReport()
     endpoint_ids = selectors.webhooks_with_due_messages(now=clock(), limit=max_endpoints)
     if not endpoint_ids:
         return report
+    report.more = len(endpoint_ids) == max_endpoints
     with httpx.Client(
         transport=GuardedTransport(allow_private=allow_private(), timeout=timeout),
         timeout=httpx.Timeout(timeout),
@@ -295,11 +302,14 @@ def webhooks_deliver(
         headers={"user-agent": USER_AGENT},
     ) as client:
         for webhook_id in endpoint_ids:
+            if time.monotonic() > deadline:
+                report.more = True
+                break
             token = webhook_claim(webhook_id=webhook_id, now=clock())
             if token is None:
                 continue  # another worker has it
             try:
-                _deliver_endpoint(client, webhook_id, token, clock, report, max_messages, timeout)
+                _deliver_endpoint(client, webhook_id, token, clock, report, max_messages, timeout, deadline)
             finally:
                 Webhook.objects.filter(pk=webhook_id, lease_token=token).update(
                     lease_until=None, lease_token=""
@@ -319,12 +329,15 @@ def webhook_claim(*, webhook_id: int, now: datetime) -> str | None:
     return token if claimed else None
 
 
-def _deliver_endpoint(client, webhook_id, token, clock, report, max_messages, timeout) -> None:
+def _deliver_endpoint(client, webhook_id, token, clock, report, max_messages, timeout, deadline) -> None:
     webhook = Webhook.objects.filter(pk=webhook_id).first()
     if webhook is None:
         return
     secret = decrypt_secret(webhook.secret_encrypted)
-    for _ in range(max_messages):
+    for sent in range(max_messages + 1):
+        if sent == max_messages or time.monotonic() > deadline:
+            report.more = True
+            return
         now = clock()
         # Renew the lease before each send; lost (expired and taken over) means stop.
         renewed = Webhook.objects.filter(pk=webhook_id, lease_token=token, disabled_at__isnull=True).update(
@@ -344,7 +357,7 @@ def _deliver_endpoint(client, webhook_id, token, clock, report, max_messages, ti
             report.given_up += result == "given_up"
             if result == "disabled":
                 report.disabled.append(webhook_id)
-                return
+            return
 
 
 def send(client: httpx.Client, *, url: str, secret: str, message: WebhookMessage, timeout: float) -> Outcome:

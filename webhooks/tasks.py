@@ -21,7 +21,10 @@ def dispatch() -> int:
 
 @shared_task(name="webhooks.deliver", ignore_result=True)
 def deliver() -> int:
+    """Due messages; when some were left (a backlog), queue another run at once."""
     report = services.webhooks_deliver()
+    if report.more:
+        enqueue(deliver)
     return report.delivered
 
 

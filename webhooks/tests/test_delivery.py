@@ -338,3 +338,25 @@ def test_two_workers_never_send_one_message_twice(user, allow_private, receiver_
     assert sum(report.delivered for report in reports) == 20
     assert [orjson.loads(hit.body)["data"]["id"] for hit in receiver.hits] == list(range(20))
     verify(secret_holder["secret"], receiver.hits[0])
+
+
+def test_a_down_endpoint_costs_one_attempt_per_run(auth_client, user, allow_private, receiver_factory):
+    receiver = receiver_factory(status=500)
+    make_hook(auth_client, user, receiver.url)
+    for number in range(5):
+        enqueue(user, source=f"t:{number}")
+    report = services.webhooks_deliver()
+    assert (report.failed, report.delivered) == (1, 0)
+    assert len(receiver.hits) == 1
+
+
+def test_a_backlog_is_left_for_the_next_run(auth_client, user, allow_private, receiver):
+    make_hook(auth_client, user, receiver.url)
+    for number in range(5):
+        enqueue(user, source=f"t:{number}", data={"id": number})
+    first = services.webhooks_deliver(max_messages=2)
+    assert first.delivered == 2 and first.more
+    while services.webhooks_deliver(max_messages=2).more:
+        pass
+    assert [orjson.loads(hit.body)["data"]["id"] for hit in receiver.hits] == [0, 1, 2, 3, 4]
+    assert not services.webhooks_deliver().more
