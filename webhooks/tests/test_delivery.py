@@ -149,7 +149,7 @@ def test_backoff_schedule_then_given_up(auth_client, user, allow_private, receiv
     assert message.attempts == services.MAX_ATTEMPTS >= 6  # the first try and at least 5 more
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     for gap, delay in zip(gaps, services.RETRY_DELAYS, strict=True):
-        assert delay <= gap < delay + timedelta(seconds=5)
+        assert delay <= gap < delay + timedelta(seconds=30)  # plus the real time each run took
     assert list(services.RETRY_DELAYS) == sorted(services.RETRY_DELAYS)  # growing
     assert times[-1] >= timedelta(hours=1)
     assert len(receiver.hits) == services.MAX_ATTEMPTS
