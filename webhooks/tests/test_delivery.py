@@ -13,6 +13,7 @@ from django.utils import timezone
 from standardwebhooks import Webhook as StandardWebhook
 
 from core.tests.support import bearer_client
+from tasks.tests.api_support import postgres_only
 from webhooks import services
 from webhooks.models import Webhook, WebhookAttempt, WebhookMessage
 from webhooks.tests.receiver import closed_port_url
@@ -309,6 +310,7 @@ def test_a_killed_workers_message_is_redelivered_with_the_same_id(auth_client, u
     assert first.headers["webhook-id"] == second.headers["webhook-id"]
 
 
+@postgres_only  # SQLite's in-memory test database locks whole tables between threads
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_never_send_one_message_twice(user, allow_private, receiver_factory):
     receiver = receiver_factory()
