@@ -159,7 +159,8 @@ class TaskTombstone(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "task_id"], name="tombstone_unique_per_user"),
+            # task_id first: the feed's range scan is then the only index that leads with the user.
+            models.UniqueConstraint(fields=["task_id", "user"], name="tombstone_unique_per_user"),
         ]
         indexes = [
             models.Index(fields=["user", "change_seq", "task_id"], name="tombstone_user_change_seq"),

@@ -419,14 +419,18 @@ def changes_page(*, user_id: str, seq: int, last_id: int, floor: int, limit: int
     (kind, change_seq, *task columns); a delete's task columns are NULL but its id."""
     d = dialect()
     columns = ", ".join(f"t.{column}" for column in COLUMNS)
-    nulls = ", ".join(f"NULL AS {column}" for column in COLUMNS[1:])
+    # Typed NULLs: PostgreSQL types a bare NULL in a derived table as text, which UNION then refuses.
+    fields = {field.column: field for field in Task._meta.concrete_fields}
+    nulls = ", ".join(
+        f"CAST(NULL AS {fields[column].db_type(connection)}) AS {column}" for column in COLUMNS[1:]
+    )
     page = (
         f"SELECT * FROM (SELECT {CHANGE_KIND_UPSERT} AS kind, t.change_seq AS change_seq, {columns} "  # noqa: S608
         f"FROM {TASK} t WHERE t.user_id = %s AND (t.change_seq, t.id) > (%s, %s) "
-        "ORDER BY t.change_seq, t.id LIMIT %s) "
+        "ORDER BY t.change_seq, t.id LIMIT %s) upserts "
         f"UNION ALL SELECT * FROM (SELECT {CHANGE_KIND_DELETE}, b.change_seq, b.task_id, {nulls} "
         f"FROM {TOMBSTONE} b WHERE b.user_id = %s AND (b.change_seq, b.task_id) > (%s, %s) "
-        "AND b.change_seq > %s ORDER BY b.change_seq, b.task_id LIMIT %s)"
+        "AND b.change_seq > %s ORDER BY b.change_seq, b.task_id LIMIT %s) deletes"
     )
     sql = (
         f"SELECT p.purged, c.kind, c.change_seq, {d.task_columns('c')} "  # noqa: S608

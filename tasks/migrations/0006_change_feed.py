@@ -148,7 +148,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="tasktombstone",
-            constraint=models.UniqueConstraint(fields=("user", "task_id"), name="tombstone_unique_per_user"),
+            constraint=models.UniqueConstraint(fields=("task_id", "user"), name="tombstone_unique_per_user"),
         ),
         migrations.RunPython(sync_triggers.create, sync_triggers.drop),
     ]

@@ -12,10 +12,10 @@ counts, the revision, the change number, the tombstone and the event). On Postgr
 statement-level count triggers of 0003 stay, and these are added beside them.
 
 What every write does, in its own transaction:
-- takes the owner's change number: the first write of a transaction to a user's tasks increments
-  `tasks_taskcount.change_seq` (which locks that row until commit, so the next writer of the same
-  user waits and takes the next number after this one commits); PostgreSQL then remembers it in a
-  transaction-local setting, so that a bulk write of 100,000 rows takes one number, not 100,000
+- takes the owner's change number: a write to a user's tasks increments `tasks_taskcount.change_seq`
+  (which locks that row until commit, so the next writer of the same user waits and takes the next
+  number after this one commits); PostgreSQL takes one per statement and user (remembered in a
+  transaction-local setting), so that a bulk write of 100,000 rows takes one number, not 100,000
   (updating one row 100,000 times in one transaction costs quadratic time in PostgreSQL);
 - stamps it on the task (`tasks_task.change_seq`): BEFORE ROW on PostgreSQL, an UPDATE of the row
   just written on SQLite (which cannot assign NEW);
@@ -32,16 +32,22 @@ TOMBSTONE_UPSERT = (
 )
 
 POSTGRESQL = [
-    # The transaction's change number for `owner`: taken once per transaction and user (cached in a
-    # transaction-local setting, which a rolled-back savepoint also rolls back), with the owner's
-    # webhook flag. `create_row` false: no number when the user has no count row (being deleted).
+    # The change number of this statement for `owner`: taken once per statement and user (cached
+    # in a transaction-local setting, which a rolled-back savepoint also rolls back), with the
+    # owner's webhook flag. `create_row` false: no number when the user has no count row (being
+    # deleted). One number per statement, not per row: a bulk write of 100,000 rows takes one
+    # (updating one row 100,000 times in one transaction costs quadratic time in PostgreSQL), and
+    # one per statement rather than per transaction, so that even a reader inside the writing
+    # transaction (a test's) sees each statement's changes as new.
     """
     CREATE FUNCTION tasks_change_seq(owner varchar, create_row boolean, OUT seq bigint, OUT hooks boolean)
     LANGUAGE plpgsql AS $$
     DECLARE
         cached text := current_setting('tasks.change_seq', true);
+        statement text := statement_timestamp()::text;
     BEGIN
-        IF cached IS NOT NULL AND cached <> '' AND split_part(cached, '/', 1) = owner THEN
+        IF cached IS NOT NULL AND cached <> '' AND split_part(cached, '/', 1) = owner
+           AND split_part(cached, '/', 4) = statement THEN
             seq := split_part(cached, '/', 2)::bigint;
             hooks := split_part(cached, '/', 3) = 't';
             RETURN;
@@ -58,10 +64,12 @@ POSTGRESQL = [
             RETURNING c.change_seq, c.webhooks_active INTO seq, hooks;
         END IF;
         PERFORM set_config('tasks.change_seq',
-                           owner || '/' || seq || '/' || CASE WHEN hooks THEN 't' ELSE 'f' END, true);
+                           owner || '/' || seq || '/' || CASE WHEN hooks THEN 't' ELSE 'f' END || '/' || statement,
+                           true);
     END $$
     """,
-    # The number this transaction already holds for `owner`, if any (no side effect).
+    # The number this transaction last took for `owner`, if any (no side effect): a task stamped
+    # with it was written by this transaction, which commits it with whatever else it writes.
     """
     CREATE FUNCTION tasks_change_seq_held(owner varchar) RETURNS bigint LANGUAGE sql STABLE AS $$
         SELECT CASE WHEN split_part(s, '/', 1) = owner THEN split_part(s, '/', 2)::bigint END
@@ -247,36 +255,46 @@ def sqlite_statements(task_columns) -> list[str]:
             WHERE user_id = OLD.user_id AND webhooks_active;
         END
         """,
+        # The common update (same owner): three statements. Its WHEN: see the note above.
         f"""
         CREATE TRIGGER tasks_taskcount_update AFTER UPDATE ON tasks_task
-        WHEN NEW.change_seq IS OLD.change_seq
-          OR NEW.change_seq IS NOT (SELECT change_seq FROM tasks_taskcount WHERE user_id = NEW.user_id)
+        WHEN OLD.user_id IS NEW.user_id AND (NEW.change_seq IS OLD.change_seq
+          OR NEW.change_seq IS NOT (SELECT change_seq FROM tasks_taskcount WHERE user_id = NEW.user_id))
+        BEGIN
+            UPDATE tasks_taskcount SET completed = completed - OLD.completed + NEW.completed,
+                                       revision = revision + 1, change_seq = change_seq + 1
+            WHERE user_id = NEW.user_id;
+            {_STAMP}
+            INSERT INTO tasks_taskevent ({TASK_EVENT_COLUMNS})
+            SELECT NEW.user_id, NEW.id,
+                   CASE WHEN NEW.completed AND NOT OLD.completed THEN 'task.completed' ELSE 'task.updated' END,
+                   change_seq, {_NOW}
+            FROM tasks_taskcount WHERE user_id = NEW.user_id AND webhooks_active AND ({differs});
+        END
+        """,
+        # A task moved to another user: gone for the old owner (a tombstone), new for the new one.
+        f"""
+        CREATE TRIGGER tasks_taskcount_move AFTER UPDATE ON tasks_task
+        WHEN OLD.user_id IS NOT NEW.user_id
         BEGIN
             UPDATE tasks_taskcount SET total = total - 1, completed = completed - OLD.completed,
-                                       revision = revision + 1,
-                                       change_seq = change_seq + (OLD.user_id IS NOT NEW.user_id)
+                                       revision = revision + 1, change_seq = change_seq + 1
             WHERE user_id = OLD.user_id;
             INSERT INTO tasks_tasktombstone (user_id, task_id, change_seq, deleted_at)
-            SELECT OLD.user_id, OLD.id, change_seq, {_NOW} FROM tasks_taskcount
-            WHERE user_id = OLD.user_id AND OLD.user_id IS NOT NEW.user_id
+            SELECT OLD.user_id, OLD.id, change_seq, {_NOW} FROM tasks_taskcount WHERE user_id = OLD.user_id
             {TOMBSTONE_UPSERT};
             INSERT INTO tasks_taskevent ({TASK_EVENT_COLUMNS})
             SELECT OLD.user_id, OLD.id, 'task.deleted', change_seq, {_NOW} FROM tasks_taskcount
-            WHERE user_id = OLD.user_id AND OLD.user_id IS NOT NEW.user_id AND webhooks_active;
-            DELETE FROM tasks_tasktombstone
-            WHERE user_id = NEW.user_id AND task_id = NEW.id AND OLD.user_id IS NOT NEW.user_id;
+            WHERE user_id = OLD.user_id AND webhooks_active;
+            DELETE FROM tasks_tasktombstone WHERE user_id = NEW.user_id AND task_id = NEW.id;
             INSERT INTO tasks_taskcount (user_id, total, completed, revision, change_seq)
             VALUES (NEW.user_id, 1, NEW.completed, 1, 1)
             ON CONFLICT (user_id) DO UPDATE SET total = total + 1, completed = completed + excluded.completed,
                                                 revision = revision + 1, change_seq = change_seq + 1;
             {_STAMP}
             INSERT INTO tasks_taskevent ({TASK_EVENT_COLUMNS})
-            SELECT NEW.user_id, NEW.id,
-                   CASE WHEN OLD.user_id IS NOT NEW.user_id THEN 'task.created'
-                        WHEN NEW.completed AND NOT OLD.completed THEN 'task.completed'
-                        ELSE 'task.updated' END,
-                   change_seq, {_NOW}
-            FROM tasks_taskcount WHERE user_id = NEW.user_id AND webhooks_active AND ({differs});
+            SELECT NEW.user_id, NEW.id, 'task.created', change_seq, {_NOW}
+            FROM tasks_taskcount WHERE user_id = NEW.user_id AND webhooks_active;
         END
         """,
         """
@@ -311,6 +329,7 @@ SQLITE_REVERSE = [
     "DROP TRIGGER IF EXISTS tasks_taskcount_insert",
     "DROP TRIGGER IF EXISTS tasks_taskcount_delete",
     "DROP TRIGGER IF EXISTS tasks_taskcount_update",
+    "DROP TRIGGER IF EXISTS tasks_taskcount_move",
     "DROP TRIGGER IF EXISTS tasks_reminder_inserted",
     "DROP TRIGGER IF EXISTS tasks_reminder_deleted",
     "DROP TRIGGER IF EXISTS tasks_reminder_updated",
