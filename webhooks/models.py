@@ -100,7 +100,8 @@ class WebhookAttempt(models.Model):
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["webhook", "-at", "-id"], name="webhook_attempt_recent")]
+        # The deliveries route and the admin's per-webhook list: newest (highest id) first.
+        indexes = [models.Index(fields=["webhook", "-id"], name="webhook_attempt_recent")]
 
     def __str__(self) -> str:
         return f"{self.message_id} #{self.attempt}"

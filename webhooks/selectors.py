@@ -19,9 +19,10 @@ def webhook_get(*, user, webhook_id: int) -> Webhook:
 
 
 def webhook_deliveries(*, user, webhook_id: int) -> list[WebhookAttempt]:
-    """The last 100 attempts to the caller's webhook, newest first."""
+    """The last 100 attempts to the caller's webhook, newest first (ids follow the order attempts
+    are recorded: one worker at a time holds an endpoint)."""
     webhook = get_object_or_404(Webhook.objects.owned_by(user).only("id"), pk=webhook_id)
-    return list(WebhookAttempt.objects.filter(webhook=webhook).order_by("-at", "-id")[:DELIVERIES_SHOWN])
+    return list(WebhookAttempt.objects.filter(webhook=webhook).order_by("-id")[:DELIVERIES_SHOWN])
 
 
 def webhooks_with_due_messages(*, now: datetime, limit: int) -> list[int]:

@@ -65,7 +65,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='webhookattempt',
-            index=models.Index(fields=['webhook', '-at', '-id'], name='webhook_attempt_recent'),
+            index=models.Index(fields=['webhook', '-id'], name='webhook_attempt_recent'),
         ),
         migrations.AddIndex(
             model_name='webhookmessage',
