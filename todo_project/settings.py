@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "tasks",
+    "webhooks",
     "web",
     "axes",
     "rest_framework_simplejwt.token_blacklist",
@@ -387,6 +388,15 @@ REST_FRAMEWORK = {
 # Request bodies above this are refused with 413 (docs/API.md §5).
 API_MAX_BODY_BYTES = 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+
+# Webhooks (docs/WEBHOOKS.md). WEBHOOK_ALLOW_PRIVATE lifts the address rules and allows http
+# (local testing only). WEBHOOK_SECRET_KEY encrypts the stored signing secrets; unset, a key is
+# derived from DJANGO_SECRET_KEY (rotating either makes existing webhook secrets unreadable).
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+WEBHOOK_SECRET_KEY = os.environ.get("WEBHOOK_SECRET_KEY", "")
+# How long a delivery worker holds an endpoint without renewing; a killed worker's message goes
+# again after it. Longer than one attempt can take (5 s).
+WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 30)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Todo API",
