@@ -245,6 +245,11 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "tasks.purge_idempotency_keys", "schedule": 3600},
     "flush-expired-tokens": {"task": "accounts.flush_expired_tokens", "schedule": 86400},
     "purge-tombstones": {"task": "tasks.purge_tombstones", "schedule": 86400},
+    # Outbox events become webhook messages within ~2 s; delivery is woken by dispatch, and this
+    # entry is the safety net for retries falling due and a killed worker's messages.
+    "webhooks-dispatch": {"task": "webhooks.dispatch", "schedule": 2},
+    "webhooks-deliver": {"task": "webhooks.deliver", "schedule": 5},
+    "webhooks-purge": {"task": "webhooks.purge", "schedule": 86400},
 }
 
 # --- Users and passwords ------------------------------------------------------------------------
@@ -472,5 +477,7 @@ LOGGING = {
         "django.server": {"level": "WARNING"},
         # Axes logs every admin login attempt at INFO; lockouts (WARNING) are what operators need.
         "axes": {"level": "WARNING"},
+        # httpx logs every webhook request at INFO; the attempts log (and its admin) records them.
+        "httpx": {"level": "WARNING"},
     },
 }
