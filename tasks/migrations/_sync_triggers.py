@@ -219,6 +219,9 @@ POSTGRESQL_REVERSE = [
 # new change_seq is its owner's latest number and differs from the old one, which only that stamp
 # makes (a writer that sends a stale change_seq, as Django's save() does, sends an older number).
 _NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+# A reminder re-stamps its task only while its owner is counted: `flush` (tests) and user deletion
+# empty tasks_taskcount before tasks_reminder, and a task re-stamped then would get no number.
+_COUNTED = "AND EXISTS (SELECT 1 FROM tasks_taskcount c WHERE c.user_id = tasks_task.user_id)"
 _STAMP = (
     "UPDATE tasks_task SET change_seq = (SELECT change_seq FROM tasks_taskcount WHERE user_id = NEW.user_id) "
     "WHERE id = NEW.id;"
@@ -297,23 +300,23 @@ def sqlite_statements(task_columns) -> list[str]:
             FROM tasks_taskcount WHERE user_id = NEW.user_id AND webhooks_active;
         END
         """,
-        """
+        f"""
         CREATE TRIGGER tasks_reminder_inserted AFTER INSERT ON tasks_reminder BEGIN
-            UPDATE tasks_task SET change_seq = change_seq WHERE id = NEW.task_id;
+            UPDATE tasks_task SET change_seq = change_seq WHERE id = NEW.task_id {_COUNTED};
         END
         """,
-        """
+        f"""
         CREATE TRIGGER tasks_reminder_deleted AFTER DELETE ON tasks_reminder BEGIN
-            UPDATE tasks_task SET change_seq = change_seq WHERE id = OLD.task_id;
+            UPDATE tasks_task SET change_seq = change_seq WHERE id = OLD.task_id {_COUNTED};
         END
         """,
-        """
+        f"""
         CREATE TRIGGER tasks_reminder_updated AFTER UPDATE ON tasks_reminder
         WHEN OLD.task_id IS NOT NEW.task_id OR OLD.position IS NOT NEW.position OR OLD.before IS NOT NEW.before
           OR OLD.at IS NOT NEW.at OR OLD.fire_at IS NOT NEW.fire_at OR OLD.state IS NOT NEW.state
           OR OLD.sent_at IS NOT NEW.sent_at
         BEGIN
-            UPDATE tasks_task SET change_seq = change_seq WHERE id IN (OLD.task_id, NEW.task_id);
+            UPDATE tasks_task SET change_seq = change_seq WHERE id IN (OLD.task_id, NEW.task_id) {_COUNTED};
         END
         """,
         """
