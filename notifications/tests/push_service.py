@@ -66,6 +66,7 @@ class FakePushService:
         self.problems: list[str] = []
         self.lock = threading.Lock()
         self.delay_seconds = 0.0
+        self.holds: dict[str, threading.Event] = {}
         service = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -107,6 +108,11 @@ class FakePushService:
         """The next requests for `name` get these statuses, then 201 again."""
         self.script[name].extend(statuses)
 
+    def hold(self, name: str) -> threading.Event:
+        """The next request for `name` waits, counted but unanswered, until the event is set."""
+        self.holds[name] = threading.Event()
+        return self.holds[name]
+
     def handle(self, path: str, headers: dict, body: bytes) -> int:
         name = path.rsplit("/", 1)[-1]
         if self.delay_seconds:
@@ -114,6 +120,9 @@ class FakePushService:
         with self.lock:
             self.requests[name] += 1
             status = self.script[name].popleft() if self.script[name] else 201
+            held = self.holds.pop(name, None)
+        if held is not None:
+            held.wait(timeout=60)
         try:
             payload = self._verify(name, headers, body)
         except Exception as exc:  # every failed check is reported to the test

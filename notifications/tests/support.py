@@ -38,3 +38,18 @@ def expected_payload(reminder: Reminder) -> dict:
         "task": {"id": task.pk, "title": task.title, "due_date": iso(task.due_date)},
         "fire_at": iso(reminder.fire_at),
     }
+
+
+def expected_payload_dict(seeded: dict, title: str) -> dict:
+    """The payload of a reminder seeded in another process (ids and dates as it printed them)."""
+    from datetime import datetime
+
+    return {
+        "type": "reminder",
+        "task": {
+            "id": seeded["task"],
+            "title": title,
+            "due_date": iso(datetime.fromisoformat(seeded["due_date"])),
+        },
+        "fire_at": iso(datetime.fromisoformat(seeded["fire_at"])),
+    }
