@@ -17,8 +17,16 @@ $(VENV)/.installed: requirements.txt
 migrate: $(VENV)/.installed
 	$(DEV_ENV) $(PY) manage.py migrate --noinput
 
-run: migrate
-	$(DEV_ENV) $(PY) manage.py runserver 127.0.0.1:8000
+# The web server, a worker and its scheduler (Procfile.dev, run by honcho), on SQLite and the
+# embedded broker unless DATABASE_URL / REDIS_URL say otherwise. var/dev.env holds the development
+# settings (made once, kept between runs).
+run: migrate var/dev.env
+	PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -f Procfile.dev -e var/dev.env start --port $(or $(PORT),8000)
+
+var/dev.env: | $(VENV)/.installed
+	mkdir -p var
+	echo "$(DEV_ENV)" > $@.tmp
+	mv $@.tmp $@
 
 test: $(VENV)/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)

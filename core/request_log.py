@@ -10,6 +10,7 @@ import contextvars
 import functools
 import logging
 import re
+import sys
 import time
 from datetime import UTC, datetime
 
@@ -23,15 +24,28 @@ logger = logging.getLogger("todo_project.request")
 current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 REQUEST_FIELDS = ("request_id", "user_id", "method", "route", "status", "duration_ms", "client_ip")
+TASK_FIELDS = ("task_id", "task_name")
 
 
 class RequestContextFilter(logging.Filter):
-    """Stamp each record with the id of the request being served when it was written."""
+    """Stamp each record with the id of the request being served when it was written, or, in a
+    Celery worker, with the id and name of the task being run."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "request_id", None) is None:
             record.request_id = current_request_id.get()
+        if getattr(record, "task_id", None) is None:
+            task = current_task()
+            if task is not None and task.request.id:
+                record.task_id = task.request.id
+                record.task_name = task.name
         return True
+
+
+def current_task():
+    """The Celery task this thread is running, if any (imported late: web processes never need it)."""
+    state = sys.modules.get("celery._state")
+    return state.get_current_task() if state is not None else None
 
 
 class JSONFormatter(logging.Formatter):
@@ -46,7 +60,7 @@ class JSONFormatter(logging.Formatter):
         }
         if getattr(record, "request_id", None):
             entry["request_id"] = record.request_id
-        for field in REQUEST_FIELDS[1:]:
+        for field in REQUEST_FIELDS[1:] + TASK_FIELDS:
             if hasattr(record, field):
                 entry[field] = getattr(record, field)
         if record.exc_info:

@@ -202,6 +202,50 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# --- Background work (Celery) -------------------------------------------------------------------
+# Workers and the scheduler (beat) run from the Procfile. The broker is CELERY_BROKER_URL, else
+# REDIS_URL, else an embedded transport that needs no server (files under CELERY_EMBEDDED_BROKER_DIR,
+# for one machine: `make run`). The database is the source of truth for background work, so the
+# broker keeps no results and a message lost with a broker costs at most one scan period.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "filesystem://localhost/"
+CELERY_EMBEDDED_BROKER_DIR = Path(os.environ.get("CELERY_EMBEDDED_BROKER_DIR", BASE_DIR / "var" / "celery"))
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(CELERY_EMBEDDED_BROKER_DIR / "queue"),
+        "data_folder_out": str(CELERY_EMBEDDED_BROKER_DIR / "queue"),
+        "control_folder": str(CELERY_EMBEDDED_BROKER_DIR / "control"),
+    }
+else:
+    # A broker that is down must not hold a web request: publishing gives up quickly (the periodic
+    # scans pick the work up) instead of retrying for seconds.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+        "socket_timeout": REDIS_TIMEOUT_SECONDS,
+        "max_retries": 1,
+    }
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The queue's name: deployments that share one broker each need their own.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "celery")
+CELERY_TASK_IGNORE_RESULT = True
+# A task is acknowledged when it has finished, and redelivered when its worker dies mid-task.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 30
+CELERY_TIMEZONE = "UTC"
+# Django's LOGGING stays in charge: a worker writes the same JSON lines as the web process, each
+# with the id and name of the task it was running (core.request_log).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_REDIRECT_STDOUTS = False
+CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get(
+    "CELERY_BEAT_SCHEDULE_FILENAME", str(CELERY_EMBEDDED_BROKER_DIR / "beat-schedule")
+)
+CELERY_BEAT_SCHEDULE = {
+    "purge-idempotency-keys": {"task": "tasks.purge_idempotency_keys", "schedule": 3600},
+    "flush-expired-tokens": {"task": "accounts.flush_expired_tokens", "schedule": 86400},
+}
+
 # --- Users and passwords ------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 # Axes first: it refuses a locked-out admin login before any password is checked. It needs the

@@ -271,6 +271,73 @@ def gunicorns(envs: list[dict[str, str]], directory: Path, *, names=None) -> Ite
             stop_process_group(server.process)
 
 
+# --- Celery workers ------------------------------------------------------------------------------------
+@dataclass
+class Worker:
+    process: subprocess.Popen
+    env: dict[str, str]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def log_entries(self) -> list[dict]:
+        entries = []
+        for line in self.log().splitlines():
+            with contextlib.suppress(ValueError):
+                entries.append(json.loads(line))
+        return entries
+
+
+def start_worker(env: dict[str, str], directory: Path, *, name: str = "worker", extra: str = "") -> Worker:
+    """Start the Procfile's `worker` process (plus `extra` arguments); `wait_worker_ready` before use."""
+    log_path = directory / f"{name}.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            ["sh", "-c", f"exec {procfile_command('worker')} {extra}"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Worker(process, env, log_path)
+
+
+def wait_worker_ready(worker: Worker) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while " ready." not in worker.log():
+        if worker.process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"The Celery worker did not start:\n{worker.log()[-4000:]}")
+        time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def celery_worker(
+    env: dict[str, str], directory: Path, *, name: str = "worker", extra: str = ""
+) -> Iterator[Worker]:
+    """The Procfile's `worker` process, ready to consume; stopped (its whole group) on exit."""
+    worker = start_worker(env, directory, name=name, extra=extra)
+    try:
+        wait_worker_ready(worker)
+        yield worker
+    finally:
+        stop_process_group(worker.process)
+
+
+def worker_env(directory: Path, *, broker: str = "embedded", **overrides: str) -> dict[str, str]:
+    """A production environment on a fresh SQLite database in `directory`, with a broker of its own:
+    the embedded transport in `directory`, or Redis with a queue no other test consumes."""
+    env = production_env(DATABASE_URL=migrated_sqlite_url(directory), **overrides)
+    if broker == "embedded":
+        env["CELERY_BROKER_URL"] = "filesystem://localhost/"
+        env["CELERY_EMBEDDED_BROKER_DIR"] = str(directory / "broker")
+    else:
+        env["CELERY_BROKER_URL"] = broker
+        env["CELERY_QUEUE"] = f"test-{secrets.token_hex(6)}"
+    return env
+
+
 # --- Throwaway PostgreSQL clusters --------------------------------------------------------------------
 def postgres_bin_dir() -> Path | None:
     """Where initdb and pg_ctl are, or None when PostgreSQL's server programs are not installed."""
