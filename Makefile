@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # A clearly-marked development secret; production sets its own (see README).
 DEV_ENV := DJANGO_DEBUG=true
 
-.PHONY: run test lint migrate clean test-pgbouncer collectstatic serve check-deploy bench fuzz soak
+.PHONY: run test lint migrate clean test-pgbouncer collectstatic serve check-deploy bench bench-reminders fuzz soak
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ bench: $(VENV)/.installed
 		else sudo apt-get update -qq && sudo apt-get install -y -qq wrk; fi; }
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	$(PY) bench/run.py --database $(or $(BENCH_DB),bench_todo) $(BENCH_ARGS)
+
+# 10,000 reminders falling due at once, two Celery workers (Redis db 5 at 127.0.0.1:6379), a
+# database of its own on 127.0.0.1:5432 and a local push service; writes bench/results/REMINDERS.md.
+bench-reminders: $(VENV)/.installed
+	$(PY) bench/reminders.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
