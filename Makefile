@@ -23,9 +23,12 @@ migrate: $(VENV)/.installed
 run: migrate var/dev.env
 	PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -f Procfile.dev -e var/dev.env start --port $(or $(PORT),8000)
 
+# With a development VAPID key pair for Web Push, kept with the file (a new key would orphan the
+# browsers' subscriptions).
 var/dev.env: | $(VENV)/.installed
 	mkdir -p var
 	echo "$(DEV_ENV)" > $@.tmp
+	$(DEV_ENV) $(PY) manage.py generate_vapid_keys --env >> $@.tmp
 	mv $@.tmp $@
 
 test: $(VENV)/.installed
