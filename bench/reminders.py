@@ -96,7 +96,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reminders", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--concurrency", type=int, default=1, help="Processes per worker.")
+    parser.add_argument(
+        "--concurrency", type=int, default=2, help="Processes per worker (the Procfile's default)."
+    )
     parser.add_argument("--database", default="todo_push_bench")
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/5")
