@@ -218,7 +218,9 @@ def reminders_deliver(*, claim: Claim, now: datetime | None = None) -> DeliveryR
             reminder
             for reminder in Reminder.objects.filter(
                 pk__in=claim.reminder_ids, state=ReminderState.PENDING, claimed_until=claim.token
-            ).select_related("task")
+            )
+            .select_related("task")
+            .order_by()
             # Re-armed since the claim (its task's due date moved): not pushed now; the lease runs
             # out and a scan takes it again at its new time.
             if reminder.fire_at == claim.fire_at[reminder.pk]
@@ -366,7 +368,11 @@ def _settle_as_claimed(ids: list[int], fire_at: dict, token: datetime, state: st
 
 def reminders_due_count(*, now: datetime | None = None, cap: int) -> int:
     """How many reminders are due and unclaimed, counting at most `cap` (an index range scan)."""
-    return Reminder.objects.filter(_due(now or timezone.now())).values("pk")[:cap].count()
+    # Ordered by fire_at as the claim is, so that PostgreSQL walks `reminder_due` from the oldest
+    # (unordered, it would expect many due rows, past reminders being most of the table, and scan
+    # the table; the model's own ordering would join and sort the tasks).
+    due = Reminder.objects.filter(_due(now or timezone.now())).order_by("fire_at")
+    return due.values("pk")[:cap].count()
 
 
 def _deliver_isolating(claim: Claim, now: datetime | None, report: DeliveryReport) -> None:
