@@ -20,6 +20,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from accounts.models import User
+from tasks import recurrence as recurrence_rules
 from tasks import sql
 from tasks.errors import TaskNotFound
 from tasks.models import Tag, Task
@@ -81,6 +82,25 @@ def task_get(*, user: User, task_id: int) -> dict[str, Any]:
     if row is None:
         raise TaskNotFound(task_id)
     return sql.dialect().to_task(row)
+
+
+def task_occurrences(*, user: User, task_id: int, limit: int) -> list[datetime]:
+    """The next `limit` due dates of the task's series after its own (docs/API.md §6)."""
+    row = sql.task_row(user_id=user.pk, task_id=task_id)
+    if row is None:
+        raise TaskNotFound(task_id)
+    d = sql.dialect()
+    recurrence, timezone_name = row[11], row[12]
+    due_date, anchor = d.to_datetime(row[7]), d.to_datetime(row[13])
+    if recurrence is None or due_date is None:
+        return []
+    return recurrence_rules.occurrences_after(
+        recurrence=recurrence,
+        timezone_name=timezone_name,
+        anchor=anchor or due_date,
+        after=due_date,
+        limit=limit,
+    )
 
 
 # --- The list -------------------------------------------------------------------------------------
@@ -221,7 +241,7 @@ def task_list(
             params.status
         ]
     elif rows:
-        total = rows[0][13]
+        total = rows[0][sql.REMINDERS + 2]
     elif params.cursor:  # past the end: the page is empty but the filters still match tasks
         count_where, total_args = _conditions(params, user.pk, "c", now, tag_ids)
         total = sql.fetch_one(f"SELECT COUNT(*) FROM {sql.TASK} c WHERE {count_where}", total_args)[0]  # noqa: S608
@@ -231,7 +251,8 @@ def task_list(
     if len(rows) > params.limit:
         rows = rows[: params.limit]
         last = rows[-1]
-        value = d.to_datetime(last[12]) if SORTS[sort_name][1] else last[12]
+        sort_value = last[sql.REMINDERS + 1]
+        value = d.to_datetime(sort_value) if SORTS[sort_name][1] else sort_value
         next_cursor = encode_cursor(user=user, sort=params.sort, value=value, last_id=last[0])
     to_task = d.to_task
     return TaskPage([to_task(row) for row in rows], total, next_cursor)

@@ -3,18 +3,24 @@
 import hashlib
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.utils import timezone
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone as django_timezone
 
 from accounts.models import User
+from tasks import recurrence as recurrence_rules
+from tasks import reminders as reminder_rules
 from tasks import rules, sql
 from tasks.errors import TaskNotFound, VersionConflict
-from tasks.models import PRIORITY_BY_NAME, IdempotencyKey, Priority, Tag, Task
+from tasks.models import IdempotencyKey, Priority, Reminder, Tag, Task
+from tasks.recurrence import RECURRENCE_NEEDS_DUE_DATE
+from tasks.reminders import ReminderSpec
 from tasks.rules import merge_tag_names, tag_key
 
 IDEMPOTENCY_TTL = timedelta(hours=24)
@@ -74,18 +80,52 @@ def tags_merge(*, source: Tag, target: Tag) -> int:
 
 
 # --- Tasks ----------------------------------------------------------------------------------------
-# Writes of one task: one statement in the common case (RETURNING the task with its tag names), a
-# second only to tell "not found" from "version conflict" from "nothing to change".
-_SIMPLE_FIELDS = ("title", "description", "priority", "due_date", "completed")
+# Writes of one task: one statement in the common case (RETURNING the task with its tag names and
+# reminders), a second only to tell "not found" from "version conflict" from "nothing to change".
+# A write that spawns the next occurrence of a recurring task, or moves a task's reminders, takes
+# the locked path instead (`_write_locked`): the task's row locked, everything in one transaction.
+_SIMPLE_FIELDS = ("title", "description", "priority", "due_date", "completed", "recurrence", "timezone")
+# Fields only the locked path writes: they are compared with, or depend on, what is stored.
+_LOCKED_FIELDS = frozenset({"tags", "recurrence", "timezone", "reminders"})
 
 
 def task_from_row(row) -> Task:
-    """A Task instance (with `tag_names`) from a row of tasks.sql's task columns."""
-    data = sql.dialect().to_task(row)
-    values = [PRIORITY_BY_NAME[data[c]] if c == "priority" else data[c] for c in sql.COLUMNS]
+    """A Task instance (with `tag_names` and `reminder_rows`) from a row of tasks.sql's task columns."""
+    d = sql.dialect()
+    data = d.to_task(row)
+    values = []
+    for index, column in enumerate(sql.COLUMNS):
+        if column == "priority":
+            values.append(row[index])
+        elif column == "recurrence_anchor":
+            values.append(d.to_datetime(row[index]))
+        else:
+            values.append(data[column])
     task = Task.from_db(connection.alias, list(sql.COLUMNS), values)
     task.tag_names = data["tags"]
+    task.reminder_rows = d.reminder_rows(row[sql.REMINDERS])
     return task
+
+
+def _needs_due_date(
+    *, recurrence: str | None, specs: Sequence[ReminderSpec], due_date, reminders_written: bool
+):
+    """The rules that tie recurrence and relative reminders to a due date (docs/API.md §6, §7)."""
+    if due_date is not None:
+        return
+    if recurrence is not None:
+        raise ValidationError({"due_date": [RECURRENCE_NEEDS_DUE_DATE]})
+    relative = [index for index, spec in enumerate(specs) if spec.before]
+    if relative:
+        if reminders_written:
+            raise ValidationError(
+                {
+                    "reminders": [
+                        f"reminders[{index}].before: {reminder_rules.NEEDS_DUE_DATE}" for index in relative
+                    ]
+                }
+            )
+        raise ValidationError({"due_date": [reminder_rules.KEEP_DUE_DATE]})
 
 
 def task_create(
@@ -97,23 +137,48 @@ def task_create(
     priority: int = Priority.NONE,
     due_date: datetime | None = None,
     tags: Iterable[str] = (),
+    recurrence: str | None = None,
+    timezone: str = "UTC",
+    reminders: Sequence[ReminderSpec] = (),
+    recurrence_anchor: datetime | None = None,
 ) -> Task:
     """A new task with its tags: one statement on PostgreSQL; on SQLite, one per part, in a
-    transaction when there are tags."""
+    transaction when there are tags. Its reminders are one statement more, in the same transaction.
+    A task created already completed spawns nothing (only completing a task does).
+    `recurrence_anchor` is the series' first due date (a spawned occurrence's); default `due_date`."""
+    reminders = list(reminders)
+    _needs_due_date(recurrence=recurrence, specs=reminders, due_date=due_date, reminders_written=True)
     values = {"title": title, "description": description, "completed": completed}
     values |= {"priority": priority, "due_date": due_date}
+    if recurrence is not None or timezone != "UTC":
+        values |= {"recurrence": recurrence, "timezone": timezone}
+        values["recurrence_anchor"] = (recurrence_anchor or due_date) if recurrence is not None else None
     names = merge_tag_names(tags)
-    several_statements = bool(names) and connection.vendor != "postgresql"
+    several_statements = bool(reminders) or (bool(names) and connection.vendor != "postgresql")
     # A single statement needs no transaction of its own (a BEGIN and a COMMIT are round trips too).
     with transaction.atomic(savepoint=False) if several_statements else nullcontext():
+        now = django_timezone.now()
         row = sql.task_insert_row(
             user_id=user.pk,
             values=values,
-            now=timezone.now(),
+            now=now,
             tag_names=names,
             tag_keys=[tag_key(name) for name in names],
         )
-    return task_from_row(row)
+        task = task_from_row(row)
+        if reminders:
+            rows = reminder_rules.settle(
+                old=[],
+                specs=reminders,
+                due_date=due_date,
+                timezone_name=timezone,
+                completed=completed,
+                now=now,
+            )
+            task.reminder_rows = sql.reminders_replace(
+                task_id=task.pk, user_id=user.pk, rows=rows, had_any=False
+            )
+    return task
 
 
 def _unwritten(*, user: User, task_id: int, versions: Sequence[int] | None) -> Task:
@@ -127,49 +192,209 @@ def _unwritten(*, user: User, task_id: int, versions: Sequence[int] | None) -> T
     return task
 
 
+def _guards(values: dict[str, Any]) -> list[str]:
+    """The conditions under which a one-statement write is all there is to do: it spawns nothing
+    and moves no reminder. A task they stop takes the locked path."""
+    guards = []
+    if values.get("completed") is True:
+        guards.append(sql.GUARD_NO_SPAWN)
+    if "due_date" in values:
+        guards.append(sql.GUARD_NOT_RECURRING)  # re-anchors the series, or clears a needed due date
+    if "completed" in values or "due_date" in values:
+        guards.append(sql.GUARD_NO_REMINDERS)
+    return guards
+
+
+def _stopped_by_guard(task: Task) -> bool:
+    return task.recurrence is not None or bool(task.reminder_rows)
+
+
 def task_update(
     *, user: User, task_id: int, changes: dict[str, Any], versions: Sequence[int] | None = None
 ) -> Task:
-    """Apply `changes` (any of title, description, completed, priority, due_date, tags) if the task's
-    version is one of `versions` (any version when None). Raises TaskNotFound or VersionConflict.
+    """Apply `changes` (any of title, description, completed, priority, due_date, tags, recurrence,
+    timezone, reminders) if the task's version is one of `versions` (any version when None).
+    Raises TaskNotFound, VersionConflict, or ValidationError (a rule tying fields together).
 
-    Only a write that changes something bumps `version` and `updated_at`.
+    Only a write that changes something bumps `version` and `updated_at`. Completing a recurring
+    task spawns its next occurrence, in the same transaction.
     """
-    now = timezone.now()
+    if changes.keys() & _LOCKED_FIELDS:
+        return _write_locked(user=user, task_id=task_id, changes=changes, versions=versions)[0]
     values = {field: changes[field] for field in _SIMPLE_FIELDS if field in changes}
-    if "tags" not in changes:
-        row = sql.task_update_row(user_id=user.pk, task_id=task_id, values=values, versions=versions, now=now)
-        return task_from_row(row) if row else _unwritten(user=user, task_id=task_id, versions=versions)
-    # Tags change: lock the task, compare, then write what differs, in one transaction.
-    with transaction.atomic():
-        row = sql.task_row(user_id=user.pk, task_id=task_id, for_update=True)
-        if row is None:
-            raise TaskNotFound(task_id)
-        task = task_from_row(row)
-        if versions is not None and task.version not in versions:
-            raise VersionConflict()
-        tags_changed = _replace_task_tags(task_id, user.pk, list(changes["tags"]))
-        row = sql.task_update_row(
-            user_id=user.pk, task_id=task_id, values=values, versions=None, now=now, always=tags_changed
-        )
-    return task_from_row(row) if row else task
+    guards = _guards(values)
+    row = sql.task_update_row(
+        user_id=user.pk,
+        task_id=task_id,
+        values=values,
+        versions=versions,
+        now=django_timezone.now(),
+        conditions=guards,
+    )
+    if row:
+        return task_from_row(row)
+    task = _unwritten(user=user, task_id=task_id, versions=versions)
+    if guards and _stopped_by_guard(task):
+        return _write_locked(user=user, task_id=task_id, changes=changes, versions=versions)[0]
+    return task
 
 
 def task_set_completed(
     *, user: User, task_id: int, completed: bool | None, versions: Sequence[int] | None = None
 ) -> Task:
-    """Set `completed`, or toggle it when `completed` is None (one statement either way)."""
+    """Set `completed`, or toggle it when `completed` is None (one statement either way, unless the
+    task recurs or has reminders)."""
     if completed is not None:
         return task_update(user=user, task_id=task_id, changes={"completed": completed}, versions=versions)
-    row = sql.task_toggle_row(user_id=user.pk, task_id=task_id, versions=versions, now=timezone.now())
+    row = sql.task_toggle_row(
+        user_id=user.pk,
+        task_id=task_id,
+        versions=versions,
+        now=django_timezone.now(),
+        conditions=[sql.GUARD_NO_SPAWN, sql.GUARD_NO_REMINDERS],
+    )
     if row is not None:
         return task_from_row(row)
-    _unwritten(user=user, task_id=task_id, versions=versions)
+    task = _unwritten(user=user, task_id=task_id, versions=versions)
+    if _stopped_by_guard(task):
+        return _write_locked(user=user, task_id=task_id, changes={}, versions=versions, toggle=True)[0]
     raise VersionConflict()  # the task exists, so only its version can have stopped the toggle
+
+
+class _SpawnClaimed(Exception):
+    """Another completion claimed the spawn first: this transaction is rolled back."""
+
+
+def _write_locked(
+    *,
+    user: User,
+    task_id: int,
+    changes: dict[str, Any],
+    versions: Sequence[int] | None,
+    toggle: bool = False,
+) -> tuple[Task, int | None]:
+    """Any write, with the task's row locked, in one transaction: tags, reminders (their states
+    settled by tasks/reminders.py), and, when the write completes a recurring task, its next
+    occurrence. Returns the task and the id of the task it spawned (or None).
+
+    The spawn is claimed by the task's own update (`... WHERE next_task_id IS NULL`): when two
+    completions race (SQLite takes no row lock), the second finds it claimed and rolls back.
+    """
+    try:
+        return _write_locked_once(
+            user=user, task_id=task_id, changes=changes, versions=versions, toggle=toggle
+        )
+    except _SpawnClaimed:
+        return _unwritten(user=user, task_id=task_id, versions=None), None
+
+
+@transaction.atomic
+def _write_locked_once(*, user, task_id, changes, versions, toggle) -> tuple[Task, int | None]:
+    now = django_timezone.now()
+    row = sql.task_row(user_id=user.pk, task_id=task_id, for_update=True)
+    if row is None:
+        raise TaskNotFound(task_id)
+    task = task_from_row(row)
+    if versions is not None and task.version not in versions:
+        raise VersionConflict()
+    if toggle:
+        changes = {"completed": not task.completed}
+    values = {field: changes[field] for field in _SIMPLE_FIELDS if field in changes}
+    after = {field: values.get(field, getattr(task, field)) for field in _SIMPLE_FIELDS}
+    old_rows = task.reminder_rows
+    specs = list(changes["reminders"]) if "reminders" in changes else [row.spec for row in old_rows]
+    _needs_due_date(
+        recurrence=after["recurrence"],
+        specs=specs,
+        due_date=after["due_date"],
+        reminders_written="reminders" in changes,
+    )
+    # The series is anchored at its first due date; writing the rule or the due date starts it anew here.
+    if after["recurrence"] is None:
+        anchor = None
+    elif (
+        task.recurrence_anchor is None
+        or after["recurrence"] != task.recurrence
+        or after["due_date"] != task.due_date
+    ):
+        anchor = after["due_date"]
+    else:
+        anchor = task.recurrence_anchor
+    if anchor != task.recurrence_anchor:
+        values["recurrence_anchor"] = anchor
+
+    tag_names = task.tag_names
+    tags_changed = False
+    if "tags" in changes:
+        tags_changed = _replace_task_tags(task_id, user.pk, list(changes["tags"]))
+        tag_names = merge_tag_names(changes["tags"])
+
+    rows = reminder_rules.settle(
+        old=old_rows,
+        specs=specs,
+        due_date=after["due_date"],
+        timezone_name=after["timezone"],
+        completed=after["completed"],
+        now=now,
+    )
+    specs_changed = specs != [row.spec for row in old_rows]
+    if [vars(row) for row in rows] != [vars(row) for row in old_rows]:
+        sql.reminders_replace(task_id=task_id, user_id=user.pk, rows=rows, had_any=bool(old_rows))
+
+    spawned = None
+    conditions: list[str] = []
+    if after["completed"] and not task.completed and after["recurrence"] and task.next_task_id is None:
+        spawned = _spawn(
+            user=user, task=task, after=after, anchor=anchor, tag_names=tag_names, rows=rows, now=now
+        )
+        if spawned is not None:
+            values["next_task_id"] = spawned.pk
+            conditions.append("next_task_id IS NULL")
+    row = sql.task_update_row(
+        user_id=user.pk,
+        task_id=task_id,
+        values=values,
+        versions=None,
+        now=now,
+        always=tags_changed or specs_changed,
+        conditions=conditions,
+    )
+    if row is None and spawned is not None:
+        raise _SpawnClaimed()
+    if row is None:
+        # Nothing of the task itself changed; its reminders' states may have (read them back).
+        row = sql.task_row(user_id=user.pk, task_id=task_id) if rows != old_rows else None
+    return (task_from_row(row) if row else task), (spawned.pk if spawned else None)
+
+
+def _spawn(*, user: User, task: Task, after: dict, anchor, tag_names: list[str], rows, now) -> Task | None:
+    """The next occurrence of a task being completed, or None when its series is over."""
+    due = recurrence_rules.next_occurrence(
+        recurrence=after["recurrence"],
+        timezone_name=after["timezone"],
+        anchor=anchor,
+        after=after["due_date"],
+    )
+    if due is None:
+        return None
+    relative = [row.spec for row in rows if row.before]
+    return task_create(
+        user=user,
+        title=after["title"],
+        description=after["description"],
+        priority=after["priority"],
+        due_date=due,
+        tags=tag_names,
+        recurrence=recurrence_rules.successor_recurrence(after["recurrence"]),
+        timezone=after["timezone"],
+        reminders=relative,
+        recurrence_anchor=anchor,
+    )
 
 
 @transaction.atomic
 def task_delete(*, user: User, task_id: int, versions: Sequence[int] | None = None) -> None:
+    """Delete the task; its reminders go with it (so none of them fires)."""
     task = Task.objects.owned_by(user).select_for_update().filter(pk=task_id).first()
     if task is None:
         raise TaskNotFound(task_id)
@@ -183,11 +408,15 @@ class BulkResult:
     action: str
     affected: int
     missing: list[int]
+    spawned: list[int] = field(default_factory=list)
 
 
 @transaction.atomic
 def tasks_bulk(*, user: User, action: str, ids: list[int] | None = None) -> BulkResult:
-    """complete / reopen / delete the caller's tasks among `ids`, or delete_completed; one transaction."""
+    """complete / reopen / delete the caller's tasks among `ids`, or delete_completed; one transaction.
+
+    Tasks that recur or have reminders are completed and reopened one by one through the locked
+    path (spawning, settling reminders); the others in one statement."""
     mine = Task.objects.owned_by(user)
     if action == "delete_completed":
         deleted = mine.completed().delete()[1].get(Task._meta.label, 0)
@@ -196,17 +425,31 @@ def tasks_bulk(*, user: User, action: str, ids: list[int] | None = None) -> Bulk
     owned = set(mine.filter(pk__in=ids).values_list("pk", flat=True))
     missing = [task_id for task_id in ids if task_id not in owned]
     targets = mine.filter(pk__in=owned)
-    now = timezone.now()
+    now = django_timezone.now()
+    spawned: list[int] = []
     if action in {"complete", "reopen"}:
         completed = action == "complete"
-        affected = targets.filter(completed=not completed).update(
+        changing = targets.filter(completed=not completed)
+        special = sorted(
+            changing.filter(
+                Q(recurrence__isnull=False) | Exists(Reminder.objects.filter(task_id=OuterRef("pk")))
+            ).values_list("pk", flat=True)
+        )
+        affected = changing.exclude(pk__in=special).update(
             **rules.completion(completed, now), **rules.bumped(now)
         )
+        for task_id in special:
+            task, spawned_id = _write_locked(
+                user=user, task_id=task_id, changes={"completed": completed}, versions=None
+            )
+            affected += task.completed == completed
+            if spawned_id is not None:
+                spawned.append(spawned_id)
     elif action == "delete":
         affected = targets.delete()[1].get(Task._meta.label, 0)
     else:
         raise ValueError(f"Unknown bulk action {action!r}.")
-    return BulkResult(action, affected, missing)
+    return BulkResult(action, affected, missing, spawned)
 
 
 # --- Idempotent create ----------------------------------------------------------------------------
@@ -232,7 +475,7 @@ def idempotency_key_store(*, user: User, key: str, fingerprint: str, response: S
     key, this raises IntegrityError (now, or when the transaction commits): the caller rolls back
     and answers from that record.
     """
-    now = timezone.now()
+    now = django_timezone.now()
     sql.idempotency_store(
         user_id=user.pk,
         key=key,
@@ -252,7 +495,7 @@ def idempotency_key_get(*, user: User, key: str) -> IdempotencyKey | None:
 
 def idempotency_keys_purge_expired(*, now: datetime | None = None) -> int:
     """Delete stored idempotent responses older than 24 hours. Returns how many."""
-    cutoff = (now or timezone.now()) - IDEMPOTENCY_TTL
+    cutoff = (now or django_timezone.now()) - IDEMPOTENCY_TTL
     return IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()[0]
 
 

@@ -16,7 +16,8 @@ from typing import Any
 import orjson
 from django.db import connection
 
-from tasks.models import PRIORITY_NAMES, Tag, Task, TaskCount
+from tasks import reminders as reminder_rules
+from tasks.models import PRIORITY_NAMES, Reminder, Tag, Task, TaskCount
 
 try:  # PostgreSQL's driver; absent where only SQLite is used
     import psycopg
@@ -43,7 +44,15 @@ COLUMNS = (
     "version",
     "created_at",
     "updated_at",
+    "recurrence",
+    "timezone",
+    "recurrence_anchor",
+    "next_task_id",
 )
+# Positions in a row of `task_columns`: the columns above, then the tag names, then the reminders.
+TAGS = len(COLUMNS)
+REMINDERS = TAGS + 1
+REMINDER = Reminder._meta.db_table
 
 
 class Dialect:
@@ -55,11 +64,47 @@ class Dialect:
         "ARRAY(SELECT g.name FROM {link} l JOIN {tag} g ON g.id = l.tag_id "
         'WHERE l.task_id = {a}.id ORDER BY g.key COLLATE "C", g.name COLLATE "C")'
     )
+    # A task's reminders in their order, NULL when it has none (most tasks: nothing to decode).
+    reminder_list = (
+        '(SELECT json_agg(json_build_array(r.id, r."before", r."at", r.fire_at, r.state, r.sent_at, '
+        "r.claimed_until) ORDER BY r.position)::text FROM {reminder} r WHERE r.task_id = {a}.id)"
+    )
     iregex = "{column} ~* %s"
 
     def task_columns(self, alias: str) -> str:
         names = ", ".join(f"{alias}.{column}" for column in COLUMNS)
-        return f"{names}, {self.tag_names.format(link=LINK, tag=TAG, a=alias)}"
+        tags = self.tag_names.format(link=LINK, tag=TAG, a=alias)
+        return f"{names}, {tags}, {self.reminder_list.format(reminder=REMINDER, a=alias)}"
+
+    def reminder_rows(self, value: Any) -> list[reminder_rules.Row]:
+        """The stored reminders of a task, from its `reminder_list` column."""
+        if not value or value == "[]":
+            return []
+        to_datetime = self._json_datetime
+        return [
+            reminder_rules.Row(
+                item[0],
+                item[1],
+                to_datetime(item[2]),
+                to_datetime(item[3]),
+                item[4],
+                to_datetime(item[5]),
+                to_datetime(item[6]),
+            )
+            for item in orjson.loads(value)
+        ]
+
+    def reminder_items(self, value: Any) -> list[dict[str, Any]]:
+        if not value or value == "[]":
+            return []
+        return [row.as_item() for row in self.reminder_rows(value)]
+
+    @staticmethod
+    def _json_datetime(value: str | None) -> datetime | None:
+        if value is None:
+            return None
+        moment = datetime.fromisoformat(value)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
     def datetime_param(self, value: datetime | None) -> Any:
         return value
@@ -75,10 +120,14 @@ class Dialect:
             "completed_at": row[5],
             "priority": PRIORITY_NAMES[row[6]],
             "due_date": row[7],
-            "tags": row[11],
+            "tags": row[TAGS],
             "version": row[8],
             "created_at": row[9],
             "updated_at": row[10],
+            "recurrence": row[11],
+            "timezone": row[12],
+            "next_task_id": row[14],
+            "reminders": self.reminder_items(row[REMINDERS]),
         }
 
     def to_datetime(self, value: Any) -> datetime | None:
@@ -98,6 +147,10 @@ class SQLiteDialect(Dialect):
         "(SELECT json_group_array(name) FROM (SELECT g.name AS name FROM {link} l JOIN {tag} g "
         "ON g.id = l.tag_id WHERE l.task_id = {a}.id ORDER BY g.key, g.name))"
     )
+    reminder_list = (
+        '(SELECT json_group_array(json_array(id, "before", "at", fire_at, state, sent_at, claimed_until)) '
+        "FROM (SELECT * FROM {reminder} r WHERE r.task_id = {a}.id ORDER BY r.position))"
+    )
     # Django registers REGEXP (Python's re) on its SQLite connections; `(?i)` folds Unicode.
     iregex = "{column} REGEXP '(?i)' || %s"
 
@@ -115,10 +168,14 @@ class SQLiteDialect(Dialect):
             "completed_at": to_datetime(row[5]),
             "priority": PRIORITY_NAMES[row[6]],
             "due_date": to_datetime(row[7]),
-            "tags": orjson.loads(row[11]),
+            "tags": orjson.loads(row[TAGS]),
             "version": row[8],
             "created_at": to_datetime(row[9]),
             "updated_at": to_datetime(row[10]),
+            "recurrence": row[11],
+            "timezone": row[12],
+            "next_task_id": row[14],
+            "reminders": self.reminder_items(row[REMINDERS]),
         }
 
     def id_list(self, subquery: str) -> str:
@@ -174,6 +231,14 @@ def fetch_one(sql: str, params: Iterable[Any]) -> tuple | None:
 
 
 # --- Single tasks ---------------------------------------------------------------------------------
+_DATETIME_COLUMNS = frozenset({"due_date", "recurrence_anchor"})
+# Conditions of the one-statement writes (tasks.services): a write they stop needs the locked path,
+# which spawns the next occurrence and moves the reminders in one transaction.
+GUARD_NO_SPAWN = "(recurrence IS NULL OR next_task_id IS NOT NULL OR completed)"
+GUARD_NOT_RECURRING = "recurrence IS NULL"
+GUARD_NO_REMINDERS = f"NOT EXISTS (SELECT 1 FROM {REMINDER} r WHERE r.task_id = {TASK}.id)"  # noqa: S608
+
+
 def task_row(*, user_id: str, task_id: int, for_update: bool = False) -> tuple | None:
     """The user's task with its tag names, or None. `for_update` locks the row (PostgreSQL)."""
     d = dialect()
@@ -190,21 +255,23 @@ def task_update_row(
     versions: Sequence[int] | None,
     now: datetime,
     always: bool = False,
+    conditions: Sequence[str] = (),
 ) -> tuple | None:
     """Write `values` in one statement if any differs from what is stored (or `always`), and, when
     `versions` is given, the stored version is one of them; bump `version` and `updated_at`. The
     task with its tag names, or None when nothing was written (no such task, no version matched,
     or nothing to change).
 
-    `values` may hold title, description, priority, due_date and completed; a change of `completed`
-    sets or clears `completed_at`.
+    `values` may hold any column of COLUMNS but the read-only ones; a change of `completed` sets or
+    clears `completed_at`. `conditions` are more of this module's own SQL conditions on the row
+    (GUARD_*): when one fails nothing is written, as when the task is not found.
     """
     d = dialect()
     if versions is not None and not versions:
         return None  # no version can match: the caller tells 404 from 412
     assignments, params, differs, differs_params = [], [], [], []
     for column, value in values.items():
-        value = d.datetime_param(value) if column == "due_date" else value
+        value = d.datetime_param(value) if column in _DATETIME_COLUMNS else value
         if column == "completed":
             # completed_at only moves when completed does (the CASE reads the row's old values).
             assignments.append(
@@ -220,7 +287,7 @@ def task_update_row(
         return None
     assignments += ["version = version + 1", "updated_at = %s"]
     params.append(d.datetime_param(now))
-    where, where_params = ["id = %s", "user_id = %s"], [task_id, user_id]
+    where, where_params = ["id = %s", "user_id = %s", *conditions], [task_id, user_id]
     if versions is not None:
         where.append(f"version IN ({', '.join(['%s'] * len(versions))})")
         where_params += versions
@@ -235,7 +302,12 @@ def task_update_row(
 
 
 def task_toggle_row(
-    *, user_id: str, task_id: int, versions: Sequence[int] | None, now: datetime
+    *,
+    user_id: str,
+    task_id: int,
+    versions: Sequence[int] | None,
+    now: datetime,
+    conditions: Sequence[str] = (),
 ) -> tuple | None:
     """Flip `completed` in one statement (setting or clearing `completed_at`); None when the task
     is not the user's or no version in `versions` matched."""
@@ -243,6 +315,7 @@ def task_toggle_row(
     if versions is not None and not versions:
         return None
     version_clause = f" AND version IN ({', '.join(['%s'] * len(versions))})" if versions is not None else ""
+    version_clause += "".join(f" AND {condition}" for condition in conditions)
     stamp = d.datetime_param(now)
     sql = (
         f"UPDATE {TASK} SET completed = NOT completed, "  # noqa: S608
@@ -270,6 +343,9 @@ def task_insert_row(
         "completed_at": d.datetime_param(now if completed else None),
         "priority": values.get("priority", 0),
         "due_date": d.datetime_param(values.get("due_date")),
+        "recurrence": values.get("recurrence"),
+        "timezone": values.get("timezone", "UTC"),
+        "recurrence_anchor": d.datetime_param(values.get("recurrence_anchor")),
         "version": 1,
         "created_at": d.datetime_param(now),
         "updated_at": d.datetime_param(now),
@@ -284,13 +360,13 @@ def task_insert_row(
             f"WITH w AS ({insert} RETURNING {', '.join(COLUMNS)}), g AS ({upsert}), "  # noqa: S608
             f"l AS (INSERT INTO {LINK} (task_id, tag_id) SELECT w.id, g.id FROM w, g) "
             f"SELECT {columns}, "
-            'ARRAY(SELECT g.name FROM g ORDER BY g.key COLLATE "C", g.name COLLATE "C") FROM w'
+            'ARRAY(SELECT g.name FROM g ORDER BY g.key COLLATE "C", g.name COLLATE "C"), NULL FROM w'
         )
         return fetch_one(sql, [*row.values(), *upsert_params])
     task = fetch_one(f"{insert} RETURNING {d.task_columns(TASK)}", row.values())
     tags = tags_upsert(user_id=user_id, names=tag_names, keys=tag_keys, link_task_id=task[0])
     names = sorted((key, name) for _, name, key in tags)
-    return (*task[:11], orjson.dumps([name for _, name in names]).decode())
+    return (*task[:TAGS], orjson.dumps([name for _, name in names]).decode(), task[REMINDERS])
 
 
 def _tags_upsert_sql(user_id: str, names: Sequence[str], keys: Sequence[str]) -> tuple[str, list[Any]]:
@@ -392,3 +468,56 @@ def idempotency_store(
             "location = EXCLUDED.location, etag = EXCLUDED.etag, created_at = EXCLUDED.created_at",
             params,
         )
+
+
+# --- Reminders ------------------------------------------------------------------------------------
+def reminders_replace(
+    *, task_id: int, user_id: str, rows: Sequence[reminder_rules.Row], had_any: bool
+) -> list[reminder_rules.Row]:
+    """Make the task's reminders exactly `rows`, in order; a row with an id keeps it (the worker
+    that claimed it finds it again). The caller holds the task's row lock, in a transaction.
+
+    The old rows are deleted first, returning their current state: a reminder the worker marked
+    `sent` after the caller read it stays sent. Returns the rows as stored, ids included.
+    """
+    d = dialect()
+    rows = [reminder_rules.Row(**vars(row)) for row in rows]
+    if had_any:
+        deleted = fetch_all(
+            f"DELETE FROM {REMINDER} WHERE task_id = %s RETURNING id, state, sent_at, claimed_until",  # noqa: S608
+            [task_id],
+        )
+        current = {row_id: (state, sent_at, claimed) for row_id, state, sent_at, claimed in deleted}
+        for row in rows:
+            state = current.get(row.id)
+            if state is not None and state[0] == reminder_rules.SENT:
+                row.state, row.sent_at = reminder_rules.SENT, d.to_datetime(state[1])
+    if not rows:
+        return []
+    id_value = "DEFAULT" if d.vendor == "postgresql" else "NULL"
+    values, params = [], []
+    for position, row in enumerate(rows):
+        if row.id is None:
+            values.append(f"({id_value}, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
+        else:
+            values.append("(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
+            params.append(row.id)
+        params += [
+            task_id,
+            user_id,
+            position,
+            row.before,
+            d.datetime_param(row.at),
+            d.datetime_param(row.fire_at),
+            row.state,
+            d.datetime_param(row.sent_at),
+            d.datetime_param(row.claimed_until),
+        ]
+    inserted = fetch_all(
+        f'INSERT INTO {REMINDER} (id, task_id, user_id, position, "before", "at", fire_at, state, sent_at, '  # noqa: S608
+        f"claimed_until) VALUES {', '.join(values)} RETURNING id, position",
+        params,
+    )
+    for row_id, position in inserted:
+        rows[position].id = row_id
+    return rows

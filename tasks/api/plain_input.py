@@ -11,6 +11,7 @@ from collections.abc import Collection
 
 from django.core.exceptions import ValidationError
 
+from tasks import recurrence as recurrence_rules
 from tasks import rules
 from tasks.models import PRIORITY_BY_NAME
 from tasks.selectors import SORT_CHOICES, STATUSES, TaskListParams
@@ -69,6 +70,39 @@ def _tag_names(value):
         return _DOUBTFUL
 
 
+def _recurrence(value):
+    if value is None:
+        return None
+    if type(value) is not str:
+        return _DOUBTFUL
+    try:
+        return recurrence_rules.normalize(value)
+    except ValidationError:
+        return _DOUBTFUL
+
+
+def _timezone(value):
+    if type(value) is not str:
+        return _DOUBTFUL
+    try:
+        return recurrence_rules.clean_timezone(value)
+    except ValidationError:
+        return _DOUBTFUL
+
+
+def _reminders(value):
+    if type(value) is not list:
+        return _DOUBTFUL
+    if not value:
+        return []
+    from tasks.api.serializers import parse_reminders  # the API's reading of reminders
+
+    try:
+        return parse_reminders(value)
+    except Exception:  # the serializer says what is wrong with it
+        return _DOUBTFUL
+
+
 _BODY_READERS = {
     "title": lambda value: _cleaned(rules.clean_title, value),
     "description": lambda value: _cleaned(rules.clean_description, value),
@@ -78,6 +112,9 @@ _BODY_READERS = {
     ),
     "due_date": _due_date,
     "tags": _tag_names,
+    "recurrence": _recurrence,
+    "timezone": _timezone,
+    "reminders": _reminders,
 }
 
 

@@ -3,10 +3,13 @@
 import re
 from datetime import UTC, datetime
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from tasks import recurrence as recurrence_rules
+from tasks import reminders as reminder_rules
 from tasks import rules
 from tasks.api import plain_input
 from tasks.models import PRIORITY_BY_NAME, PRIORITY_NAMES, Task
@@ -145,6 +148,98 @@ class TagNamesField(serializers.ListField):
         return names
 
 
+@extend_schema_field({"type": "string", "nullable": True, "example": "FREQ=WEEKLY;BYDAY=MO,WE"})
+class RecurrenceField(serializers.Field):
+    """An RRULE of the supported subset (tasks/recurrence.py), read back normalised."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_null=True, **kwargs)
+
+    def to_internal_value(self, data):
+        try:
+            return recurrence_rules.normalize(data)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages[0]) from None
+
+    def to_representation(self, value):
+        return value
+
+
+@extend_schema_field({"type": "string", "example": "Europe/Berlin"})
+class TimezoneField(serializers.Field):
+    default_error_messages = {"null": "This field may not be null."}
+
+    def to_internal_value(self, data):
+        try:
+            return recurrence_rules.clean_timezone(data)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages[0]) from None
+
+    def to_representation(self, value):
+        return value
+
+
+def parse_reminders(data: object) -> list[reminder_rules.ReminderSpec]:
+    """The reminders written: each `{"before": duration}` or `{"at": RFC 3339}`. Other keys (such as
+    the read-only `fire_at`, `state`, `sent_at` of a list read back) are ignored. Raises a
+    ValidationError listing what is wrong, each message led by the reminder's place."""
+    if not isinstance(data, list):
+        raise serializers.ValidationError('Expected a list of reminders such as [{"before": "PT15M"}].')
+    if len(data) > reminder_rules.MAX_REMINDERS:
+        raise serializers.ValidationError(
+            f"A task has at most {reminder_rules.MAX_REMINDERS} reminders (got {len(data)})."
+        )
+    specs, errors = [], []
+    for index, item in enumerate(data):
+        try:
+            specs.append(_reminder(item))
+        except (serializers.ValidationError, DjangoValidationError) as error:
+            message = error.messages[0] if isinstance(error, DjangoValidationError) else error.detail[0]
+            errors.append(f"reminders[{index}]{message}")
+    if errors:
+        raise serializers.ValidationError(errors)
+    return specs
+
+
+def _reminder(item: object) -> reminder_rules.ReminderSpec:
+    if not isinstance(item, dict):
+        raise serializers.ValidationError(': Expected an object with "before" or "at".')
+    if ("before" in item) == ("at" in item):
+        raise serializers.ValidationError(
+            ': Give exactly one of "before" (a duration) or "at" (a date-time).'
+        )
+    if "before" in item:
+        try:
+            return reminder_rules.ReminderSpec(before=reminder_rules.normalize_before(item["before"]))
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(f".before: {error.messages[0]}") from None
+    try:
+        return reminder_rules.ReminderSpec(at=parse_rfc3339(item["at"]))
+    except serializers.ValidationError as error:
+        raise serializers.ValidationError(f".at: {error.detail[0]}") from None
+
+
+REMINDER_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "before": {"type": "string", "example": "PT15M", "description": "ISO 8601 duration, PT0S to P30D."},
+        "at": {"type": "string", "format": "date-time"},
+        "fire_at": {"type": "string", "format": "date-time", "nullable": True, "readOnly": True},
+        "state": {"type": "string", "enum": ["pending", "sent", "failed", "skipped"], "readOnly": True},
+        "sent_at": {"type": "string", "format": "date-time", "nullable": True, "readOnly": True},
+    },
+}
+
+
+@extend_schema_field({"type": "array", "maxItems": reminder_rules.MAX_REMINDERS, "items": REMINDER_SCHEMA})
+class RemindersField(serializers.Field):
+    def to_internal_value(self, data):
+        return parse_reminders(data)
+
+    def to_representation(self, value):
+        return value
+
+
 class TaskWriteSerializer(serializers.Serializer):
     """The writable fields of a task. `title` is required on create and PUT; unknown or read-only
     fields in the body are ignored."""
@@ -157,6 +252,9 @@ class TaskWriteSerializer(serializers.Serializer):
     )
     due_date = RFC3339DateTimeField(required=False, allow_null=True)
     tags = TagNamesField(required=False)
+    recurrence = RecurrenceField(required=False)
+    timezone = TimezoneField(required=False)
+    reminders = RemindersField(required=False)
 
     def validate_priority(self, value: str) -> int:
         return PRIORITY_BY_NAME[value]
@@ -198,6 +296,10 @@ class TaskSerializer(serializers.Serializer):
     version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    recurrence = serializers.CharField(allow_null=True)
+    timezone = serializers.CharField()
+    next_task_id = serializers.IntegerField(allow_null=True)
+    reminders = RemindersField()
 
     def to_representation(self, task: Task) -> dict:
         return task_to_dict(task)
@@ -218,7 +320,29 @@ def task_to_dict(task: Task) -> dict:
         "version": task.version,
         "created_at": iso_utc(task.created_at),
         "updated_at": iso_utc(task.updated_at),
+        "recurrence": task.recurrence,
+        "timezone": task.timezone,
+        "next_task_id": task.next_task_id,
+        "reminders": [_reminder_item(row) for row in _reminder_rows(task)],
     }
+
+
+def _reminder_rows(task: Task) -> list[reminder_rules.Row]:
+    rows = getattr(task, "reminder_rows", None)
+    if rows is not None:
+        return rows
+    return [
+        reminder_rules.Row(r.pk, r.before, r.at, r.fire_at, r.state, r.sent_at, r.claimed_until)
+        for r in task.reminders.order_by("position")
+    ]
+
+
+def _reminder_item(row: reminder_rules.Row) -> dict:
+    item = row.as_item()
+    for name in ("at", "fire_at", "sent_at"):
+        if name in item:
+            item[name] = iso_utc(item[name])
+    return item
 
 
 class CompleteSerializer(serializers.Serializer):
@@ -244,6 +368,17 @@ class BulkResultSerializer(serializers.Serializer):
     action = serializers.CharField()
     affected = serializers.IntegerField()
     missing = serializers.ListField(child=serializers.IntegerField())
+    spawned = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Ids of the next occurrences that completing spawned."
+    )
+
+
+class OccurrencesQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=50, required=False, default=5)
+
+
+class OccurrencesSerializer(serializers.Serializer):
+    occurrences = serializers.ListField(child=serializers.DateTimeField())
 
 
 class StatsSerializer(serializers.Serializer):

@@ -25,6 +25,8 @@ from tasks.api.serializers import (
     BulkResultSerializer,
     BulkSerializer,
     CompleteSerializer,
+    OccurrencesQuerySerializer,
+    OccurrencesSerializer,
     StatsSerializer,
     TagCountSerializer,
     TaskListQuerySerializer,
@@ -246,7 +248,31 @@ class TaskViewSet(viewsets.ViewSet):
         data = BulkSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         result = services.tasks_bulk(user=request.user, **data.validated_data)
-        return Response({"action": result.action, "affected": result.affected, "missing": result.missing})
+        return Response(
+            {
+                "action": result.action,
+                "affected": result.affected,
+                "missing": result.missing,
+                "spawned": result.spawned,
+            }
+        )
+
+    @extend_schema(
+        parameters=[USER_ID_PARAMETER, OccurrencesQuerySerializer],
+        responses={200: OccurrencesSerializer, **problems(400, 404, *AUTHENTICATED)},
+        description=(
+            "The next due dates (UTC) the task's series would take after its due date: "
+            "`[]` for a task that does not recur or whose series is over."
+        ),
+    )
+    @action(detail=True, methods=["get"])
+    def occurrences(self, request: Request, user_id: str, pk: str) -> Response:
+        query = OccurrencesQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        dates = selectors.task_occurrences(
+            user=request.user, task_id=int(pk), limit=query.validated_data["limit"]
+        )
+        return Response({"occurrences": dates})
 
     @extend_schema(parameters=[USER_ID_PARAMETER], responses={200: StatsSerializer, **READ_ERRORS})
     @action(detail=False, methods=["get"])

@@ -36,7 +36,7 @@ def test_bulk_complete_counts_only_tasks_it_changed_and_lists_missing_ids(
     response = bulk(auth_client, user, body, slash)
 
     assert response.status_code == 200, response.content
-    assert response.json() == {"action": "complete", "affected": 2, "missing": [MISSING]}
+    assert response.json() == {"action": "complete", "affected": 2, "missing": [MISSING], "spawned": []}
     for task in (pending[0], pending[1]):
         now = get_task(auth_client, user.pk, task["id"])
         assert now["completed"] is True
@@ -52,7 +52,7 @@ def test_bulk_reopen_clears_completed_at_and_counts_only_changes(auth_client, us
 
     response = bulk(auth_client, user, body)
 
-    assert response.json() == {"action": "reopen", "affected": 2, "missing": []}
+    assert response.json() == {"action": "reopen", "affected": 2, "missing": [], "spawned": []}
     for task in done:
         now = get_task(auth_client, user.pk, task["id"])
         assert (now["completed"], now["completed_at"]) == (False, None)
@@ -65,7 +65,7 @@ def test_bulk_delete_deletes_the_given_tasks_only(auth_client, user, pending, do
 
     response = bulk(auth_client, user, body)
 
-    assert response.json() == {"action": "delete", "affected": 2, "missing": [MISSING]}
+    assert response.json() == {"action": "delete", "affected": 2, "missing": [MISSING], "spawned": []}
     remaining = ids(auth_client.get(tasks_url(user.pk)).json())
     assert sorted(remaining) == sorted([pending[1]["id"], pending[2]["id"], done[0]["id"]])
 
@@ -111,7 +111,7 @@ def test_bulk_delete_with_duplicate_ids_counts_each_task_once(auth_client, user,
 
     response = bulk(auth_client, user, {"action": "delete", "ids": [task_id, task_id]})
 
-    assert response.json() == {"action": "delete", "affected": 1, "missing": []}
+    assert response.json() == {"action": "delete", "affected": 1, "missing": [], "spawned": []}
 
 
 def test_bulk_with_500_ids_is_accepted(auth_client, user, pending):
@@ -166,7 +166,7 @@ def test_bulk_with_an_id_beyond_bigint_is_400_or_missing_never_500(auth_client, 
 
     assert response.status_code in (200, 400), response.content
     if response.status_code == 200:
-        assert response.json() == {"action": "delete", "affected": 1, "missing": [huge]}
+        assert response.json() == {"action": "delete", "affected": 1, "missing": [huge], "spawned": []}
     else:
         assert_problem(response, 400, "validation_error", "ids")
         assert get_task(auth_client, user.pk, pending[0]["id"]) == pending[0]

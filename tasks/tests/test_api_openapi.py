@@ -157,6 +157,10 @@ def test_task_schema_documents_every_field(schema):
         "version",
         "created_at",
         "updated_at",
+        "recurrence",
+        "timezone",
+        "next_task_id",
+        "reminders",
     }
 
 
