@@ -1369,6 +1369,9 @@ of the request (before that change the same request took about twice as long).
 """
 
 
+REMINDERS_HEADING = "# Query plan of the reminder due scan"
+
+
 def write_docs(context: dict) -> None:
     from bench import serialization
 
@@ -1379,8 +1382,11 @@ def write_docs(context: dict) -> None:
         f"PostgreSQL {context['versions']['PostgreSQL'].split()[0]}, "
         f"{datetime.now(UTC):%Y-%m-%d}; the machine is shared, so absolute times are noisy.\n\n"
     )
+    # The reminder due scan's section (written by hand from bench/reminders_explain.sql) is kept.
+    previous = (docs / "EXPLAIN.md").read_text() if (docs / "EXPLAIN.md").exists() else ""
+    kept = previous[previous.index(REMINDERS_HEADING) :] if REMINDERS_HEADING in previous else ""
     (docs / "EXPLAIN.md").write_text(
-        EXPLAIN_INTRO + machine_line + context["explain"].replace("### ", "## ") + "\n"
+        EXPLAIN_INTRO + machine_line + context["explain"].replace("### ", "## ") + "\n" + kept
     )
     (docs / "SERIALIZATION.md").write_text(
         SERIALIZATION_INTRO + machine_line + serialization.markdown(context["serialization"]) + "\n"

@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "tasks",
+    "notifications",
     "web",
     "axes",
     "rest_framework_simplejwt.token_blacklist",
@@ -425,6 +426,24 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+
+# --- Web Push (docs/NOTIFICATIONS.md) -----------------------------------------------------------
+# The VAPID private key as web-push tools print it (base64url raw P-256 scalar; PEM or base64url DER
+# also accepted); `manage.py generate_vapid_keys` makes one. Unset: Web Push is off (the public-key
+# route answers 503, reminders are still marked sent, and the worker logs why nothing was pushed).
+WEBPUSH_VAPID_PRIVATE_KEY = os.environ.get("WEBPUSH_VAPID_PRIVATE_KEY", "").strip()
+# Who the push services may contact about our traffic: a mailto: or https: URL.
+WEBPUSH_VAPID_SUBJECT = os.environ.get("WEBPUSH_VAPID_SUBJECT", "").strip() or "mailto:admin@localhost"
+# Plain-http endpoints and local addresses are refused unless this is on (local testing only).
+WEBPUSH_ALLOW_HTTP = env_bool("WEBPUSH_ALLOW_HTTP", False)
+# How long a push service keeps a reminder for a browser that is offline (the TTL header).
+WEBPUSH_TTL_SECONDS = env_int("WEBPUSH_TTL_SECONDS", 86400)
+# Seconds to wait for a push service's answer; a slow one is retried later, not waited on.
+WEBPUSH_TIMEOUT_SECONDS = env_int("WEBPUSH_TIMEOUT_SECONDS", 5)
+# Pushes in flight at once per worker process (the network round trips overlap).
+WEBPUSH_CONCURRENCY = env_int("WEBPUSH_CONCURRENCY", 8)
+# A claimed reminder is the claimer's for this long; a worker that dies loses it to the next scan.
+REMINDER_LEASE_SECONDS = env_int("REMINDER_LEASE_SECONDS", 30)
 
 # --- Logging ------------------------------------------------------------------------------------
 # JSON lines on stdout in production (one per request from core.request_log, plus warnings

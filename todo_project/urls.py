@@ -24,6 +24,7 @@ api_patterns = [
     ),
     path("", include("accounts.api.urls")),
     path("", include("tasks.api.urls")),
+    path("", include("notifications.api.urls")),
     re_path(r"^.*$", ApiRouteNotFound.as_view(), name="api-not-found"),
 ]
 

@@ -1,0 +1,360 @@
+"""Every write of this app: push subscriptions, and the delivery of due reminders.
+
+Delivery keeps the database as the source of truth (docs/NOTIFICATIONS.md):
+
+1. `reminders_claim_due` takes due pending reminders in batches and leases them
+   (`Reminder.claimed_until`): `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL, so that any
+   number of workers claim disjoint batches; on SQLite the transaction holds the write lock from
+   BEGIN (IMMEDIATE), so claims are serialised. The lease's end is also the claim's token.
+2. `reminders_deliver` takes the claimed batch over (renewing the lease, only if the token is still
+   the one it was given), records a delivery per subscription on the first try (and calls
+   `reminder_fell_due`), pushes what is due, writes what each push service answered, and settles
+   each reminder: `sent` (`sent_at` written once), `failed`, or still pending with the lease moved
+   to its next retry. A worker that dies mid-way loses nothing: its lease runs out and the next
+   scan claims the reminder again; deliveries already recorded as sent are not pushed twice.
+"""
+
+import logging
+import secrets
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import orjson
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import User
+from notifications import push
+from notifications.errors import SubscriptionLimitReached, SubscriptionNotFound
+from notifications.models import MAX_SUBSCRIPTIONS_PER_USER, DeliveryState, PushSubscription, ReminderDelivery
+from notifications.vapid import VapidNotConfigured, vapid_keys
+from tasks.models import Reminder, ReminderState
+
+logger = logging.getLogger(__name__)
+
+# Tries per (reminder, subscription) before it is failed (docs/API.md §7).
+MAX_ATTEMPTS = 5
+# Waits before the 2nd, 3rd, 4th and 5th tries; a longer Retry-After is honoured (up to an hour).
+RETRY_DELAYS_SECONDS = (15, 30, 60, 120)
+MAX_RETRY_AFTER_SECONDS = 3600
+# Reminders per delivery batch (one Celery task): small enough to finish well inside the lease.
+DELIVERY_BATCH = 25
+# Reminders one claim statement takes; a scan repeats it until nothing due is left.
+CLAIM_BATCH = 500
+
+
+# --- Subscriptions ---------------------------------------------------------------------------------
+@transaction.atomic
+def push_subscription_save(
+    *, user: User, endpoint: str, p256dh: str, auth: str
+) -> tuple[PushSubscription, bool]:
+    """Store the browser's subscription; the same endpoint again updates its keys. Returns
+    (subscription, created). The per-user limit is checked under a lock on the user's row, so two
+    concurrent posts cannot both be the 21st."""
+    User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
+    existing = PushSubscription.objects.filter(user=user, endpoint=endpoint).first()
+    if existing is not None:
+        if (existing.p256dh, existing.auth) != (p256dh, auth):
+            existing.p256dh, existing.auth = p256dh, auth
+            existing.save(update_fields=["p256dh", "auth"])
+        return existing, False
+    if PushSubscription.objects.filter(user=user).count() >= MAX_SUBSCRIPTIONS_PER_USER:
+        raise SubscriptionLimitReached(
+            f"At most {MAX_SUBSCRIPTIONS_PER_USER} push subscriptions per user; delete one first."
+        )
+    try:
+        with transaction.atomic():
+            return PushSubscription.objects.create(
+                user=user, endpoint=endpoint, p256dh=p256dh, auth=auth
+            ), True
+    except IntegrityError:  # the same endpoint, posted concurrently
+        existing = PushSubscription.objects.get(user=user, endpoint=endpoint)
+        return existing, False
+
+
+def push_subscription_delete(*, user: User, subscription_id: int) -> None:
+    deleted, _ = PushSubscription.objects.filter(user=user, pk=subscription_id).delete()
+    if not deleted:
+        raise SubscriptionNotFound(f"Push subscription {subscription_id} was not found.")
+
+
+# --- The hook for everything else that happens when a reminder falls due ---------------------------
+def reminder_fell_due(*, reminder: Reminder, now: datetime) -> None:
+    """Called once per reminder, in the transaction that records its first delivery attempt (again
+    only if a worker died before that transaction committed its outcome). Whatever else a due
+    reminder sets off (the `reminder.due` webhook of docs/API.md §9) belongs here, written to the
+    database in this transaction so that it is neither lost nor doubled."""
+
+
+# --- Claiming ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Claim:
+    reminder_ids: list[int]
+    token: datetime  # the lease's end, written to claimed_until: only its holder may settle them
+
+
+def _lease_end(now: datetime) -> datetime:
+    # A few random microseconds: two claims in the same microsecond still get different tokens.
+    return now + timedelta(seconds=settings.REMINDER_LEASE_SECONDS, microseconds=1 + secrets.randbelow(999))
+
+
+def _due(now: datetime) -> Q:
+    return Q(state=ReminderState.PENDING, fire_at__lte=now) & (
+        Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
+    )
+
+
+@transaction.atomic
+def reminders_claim_due(*, now: datetime | None = None, limit: int = CLAIM_BATCH) -> Claim | None:
+    """Lease up to `limit` due pending reminders (the oldest first) to the caller; None when none
+    are due. Uses the partial index `reminder_due` (docs/EXPLAIN.md)."""
+    now = now or timezone.now()
+    ids = list(
+        Reminder.objects.filter(_due(now))
+        .order_by("fire_at")
+        .select_for_update(skip_locked=True)
+        .values_list("pk", flat=True)[:limit]
+    )
+    if not ids:
+        return None
+    token = _lease_end(now)
+    Reminder.objects.filter(pk__in=ids).update(claimed_until=token)
+    return Claim(ids, token)
+
+
+def _take_over(claim: Claim, now: datetime) -> Claim | None:
+    """Renew the lease of the claimed reminders that are still ours (still pending, same token)."""
+    token = _lease_end(now)
+    with transaction.atomic():
+        ids = list(
+            Reminder.objects.filter(
+                pk__in=claim.reminder_ids, state=ReminderState.PENDING, claimed_until=claim.token
+            )
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)
+        )
+        if ids:
+            Reminder.objects.filter(pk__in=ids).update(claimed_until=token)
+    return Claim(ids, token) if ids else None
+
+
+# --- Delivering ----------------------------------------------------------------------------------------
+@dataclass
+class DeliveryReport:
+    reminders_sent: int = 0
+    reminders_failed: int = 0
+    reminders_waiting: int = 0
+    pushes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """RFC 3339 UTC with `Z`, as the task resource writes dates."""
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def reminder_payload(reminder: Reminder) -> bytes:
+    """The push message (docs/API.md §7), the same bytes for each of the user's subscriptions."""
+    task = reminder.task
+    return orjson.dumps(
+        {
+            "type": "reminder",
+            "task": {"id": task.pk, "title": task.title, "due_date": iso_utc(task.due_date)},
+            "fire_at": iso_utc(reminder.fire_at),
+        }
+    )
+
+
+def _retry_at(now: datetime, attempts: int, retry_after: int | None) -> datetime:
+    delay = RETRY_DELAYS_SECONDS[min(attempts, len(RETRY_DELAYS_SECONDS)) - 1]
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, MAX_RETRY_AFTER_SECONDS))
+    return now + timedelta(seconds=delay)
+
+
+def _record_first_attempts(reminders: Sequence[Reminder], now: datetime) -> None:
+    """Delivery rows for reminders that have none yet: one per subscription the user has now."""
+    started = set(
+        ReminderDelivery.objects.filter(reminder__in=reminders)
+        .values_list("reminder_id", flat=True)
+        .distinct()
+    )
+    fresh = [reminder for reminder in reminders if reminder.pk not in started]
+    if not fresh:
+        return
+    subscriptions = defaultdict(list)
+    for subscription in PushSubscription.objects.filter(user_id__in={r.user_id for r in fresh}).only(
+        "pk", "user_id", "endpoint"
+    ):
+        subscriptions[subscription.user_id].append(subscription)
+    ReminderDelivery.objects.bulk_create(
+        [
+            ReminderDelivery(
+                reminder=reminder,
+                subscription=subscription,
+                endpoint_origin=push.origin(subscription.endpoint)[:300],
+            )
+            for reminder in fresh
+            for subscription in subscriptions[reminder.user_id]
+        ],
+        ignore_conflicts=True,
+    )
+    for reminder in fresh:
+        reminder_fell_due(reminder=reminder, now=now)
+
+
+def reminders_deliver(*, claim: Claim, now: datetime | None = None) -> DeliveryReport:
+    """Push the claimed reminders to their users' subscriptions and settle them (module docstring)."""
+    now = now or timezone.now()
+    report = DeliveryReport()
+    claim = _take_over(claim, now)
+    if claim is None:
+        return report  # settled, re-armed or re-claimed by someone else since
+    with transaction.atomic():
+        reminders = list(
+            Reminder.objects.filter(pk__in=claim.reminder_ids, claimed_until=claim.token).select_related(
+                "task"
+            )
+        )
+        _record_first_attempts(reminders, now)
+    by_id = {reminder.pk: reminder for reminder in reminders}
+    deliveries = list(
+        ReminderDelivery.objects.filter(reminder__in=reminders, state=DeliveryState.PENDING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .select_related("subscription")
+    )
+    _push_all(deliveries, by_id, now, report)
+    _settle(reminders, claim.token, now, report)
+    return report
+
+
+def _push_all(deliveries: list[ReminderDelivery], reminders: dict[int, Reminder], now, report) -> None:
+    try:
+        vapid_keys()
+    except VapidNotConfigured as exc:
+        if deliveries:
+            logger.error("Web Push is not configured, %d pushes failed: %s", len(deliveries), exc)
+    payloads = {pk: reminder_payload(reminder) for pk, reminder in reminders.items()}
+    futures = []
+    for delivery in deliveries:
+        subscription = delivery.subscription
+        if subscription is None:  # its user deleted it since the first try
+            delivery.state = DeliveryState.GONE
+            continue
+        futures.append(
+            (
+                delivery,
+                push.pool().submit(
+                    push.send,
+                    endpoint=subscription.endpoint,
+                    p256dh=subscription.p256dh,
+                    auth=subscription.auth,
+                    payload=payloads[delivery.reminder_id],
+                ),
+            )
+        )
+    succeeded, gone = [], []
+    for delivery, future in futures:
+        result = future.result()
+        report.pushes[result.outcome] += 1
+        delivery.attempts += 1
+        delivery.last_status = result.status
+        delivery.last_error = result.error
+        delivery.next_attempt_at = None
+        if result.outcome == push.Outcome.SENT:
+            delivery.state, delivery.sent_at = DeliveryState.SENT, now
+            succeeded.append(delivery.subscription_id)
+        elif result.outcome == push.Outcome.GONE:
+            delivery.state = DeliveryState.GONE
+            gone.append(delivery.subscription_id)
+        elif result.outcome == push.Outcome.RETRY and delivery.attempts < MAX_ATTEMPTS:
+            delivery.next_attempt_at = _retry_at(now, delivery.attempts, result.retry_after_seconds)
+        else:
+            delivery.state = DeliveryState.FAILED
+            logger.warning(
+                "Push to %s failed for reminder %s after %d tries: %s",
+                delivery.endpoint_origin,
+                delivery.reminder_id,
+                delivery.attempts,
+                result.error,
+            )
+    for delivery in deliveries:
+        delivery.updated_at = now  # bulk_update does not apply auto_now
+    with transaction.atomic():
+        # Recorded whoever holds the lease now: a push that was sent was sent.
+        ReminderDelivery.objects.bulk_update(
+            deliveries,
+            ["state", "attempts", "next_attempt_at", "last_status", "last_error", "sent_at", "updated_at"],
+            batch_size=500,
+        )
+        if succeeded:
+            PushSubscription.objects.filter(pk__in=succeeded).update(last_success_at=now)
+        if gone:
+            PushSubscription.objects.filter(pk__in=gone).delete()
+
+
+def _settle(reminders: list[Reminder], token: datetime, now: datetime, report: DeliveryReport) -> None:
+    """Each reminder whose deliveries are all final becomes `sent` (at least one push accepted, or
+    none failed: no subscriptions, or all gone) or `failed` (every remaining subscription failed);
+    the others keep their claim until their next retry."""
+    states = defaultdict(set)
+    next_try: dict[int, datetime] = {}
+    for reminder_id, state, next_at in ReminderDelivery.objects.filter(reminder__in=reminders).values_list(
+        "reminder_id", "state", "next_attempt_at"
+    ):
+        states[reminder_id].add(state)
+        if state == DeliveryState.PENDING:
+            at = next_at or now
+            next_try[reminder_id] = min(next_try.get(reminder_id, at), at)
+    sent, failed = [], []
+    for reminder in reminders:
+        seen = states[reminder.pk]
+        if DeliveryState.PENDING in seen:
+            continue
+        (failed if DeliveryState.FAILED in seen and DeliveryState.SENT not in seen else sent).append(
+            reminder.pk
+        )
+    # Settled only while still ours and as claimed: a reminder re-armed meanwhile (its fire_at moved)
+    # or completed (skipped) is left as the task services wrote it.
+    mine = Q(state=ReminderState.PENDING, claimed_until=token)
+    with transaction.atomic():
+        for ids, state, sent_at in ((sent, ReminderState.SENT, now), (failed, ReminderState.FAILED, None)):
+            if not ids:
+                continue
+            as_claimed = Q()
+            for reminder in reminders:
+                if reminder.pk in ids:
+                    as_claimed |= Q(pk=reminder.pk, fire_at=reminder.fire_at)
+            settled = (
+                Reminder.objects.filter(mine)
+                .filter(as_claimed)
+                .update(state=state, sent_at=sent_at, claimed_until=None)
+            )
+            if state == ReminderState.SENT:
+                report.reminders_sent += settled
+            else:
+                report.reminders_failed += settled
+        for reminder_id, at in next_try.items():
+            report.reminders_waiting += Reminder.objects.filter(mine, pk=reminder_id).update(claimed_until=at)
+
+
+def deliver_due_reminders(*, now: datetime | None = None, limit: int | None = None) -> DeliveryReport:
+    """Claim and deliver every due reminder in this process (tests, operators, small deployments);
+    the Celery scan fans the same work out to the workers instead."""
+    total = DeliveryReport()
+    delivered = 0
+    while limit is None or delivered < limit:
+        claim = reminders_claim_due(now=now, limit=DELIVERY_BATCH)
+        if claim is None:
+            break
+        delivered += len(claim.reminder_ids)
+        report = reminders_deliver(claim=claim, now=now)
+        total.reminders_sent += report.reminders_sent
+        total.reminders_failed += report.reminders_failed
+        total.reminders_waiting += report.reminders_waiting
+        for outcome, count in report.pushes.items():
+            total.pushes[outcome] += count
+    return total
