@@ -22,7 +22,7 @@ from core.admin_paging import LargeTablePaginator, correlated_count, inexact_cou
 from tasks import rules
 from tasks.admin_filters import DueFilter, OwnerFilter, StatusFilter, TagFilter, calendar_date_hierarchy
 from tasks.admin_users import UserWithTasksAdmin
-from tasks.models import Tag, Task
+from tasks.models import Reminder, Tag, Task
 from tasks.rules import MAX_TAGS_PER_TASK
 from tasks.services import tag_delete, tags_merge, task_create, task_delete, task_update, tasks_bulk
 
@@ -98,9 +98,29 @@ def tasks_bulk_across_owners(queryset, action: str) -> int:
     return affected
 
 
+class ReminderInline(admin.TabularInline):
+    """A task's reminders, as the worker sees them. Read-only: the API's services write them, and
+    the worker moves their state."""
+
+    model = Reminder
+    fields = ["position", "before", "at", "fire_at", "state", "sent_at"]
+    readonly_fields = fields
+    ordering = ["position"]
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
     form = TaskAdminForm
+    inlines = [ReminderInline]
     list_display = ["title", "owner", "completed", "priority", "due_date", "tag_list", "created_at"]
     list_display_links = ["title"]
     list_filter = [StatusFilter, "priority", DueFilter, TagFilter, OwnerFilter]
@@ -109,7 +129,15 @@ class TaskAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     autocomplete_fields = ["user"]
     list_select_related = ["user"]
-    readonly_fields = ["completed_at", "version", "created_at", "updated_at"]
+    readonly_fields = [
+        "completed_at",
+        "recurrence",
+        "timezone",
+        "next_task",
+        "version",
+        "created_at",
+        "updated_at",
+    ]
     fields = [
         "user",
         "title",
@@ -119,6 +147,9 @@ class TaskAdmin(admin.ModelAdmin):
         "priority",
         "due_date",
         "tag_names",
+        "recurrence",
+        "timezone",
+        "next_task",
         "version",
         "created_at",
         "updated_at",
@@ -183,6 +214,14 @@ class TaskAdmin(admin.ModelAdmin):
     def owner(self, task: Task):
         url = reverse("admin:accounts_user_change", args=[task.user_id])
         return format_html('<a href="{}">{}</a>', url, task.user)
+
+    @admin.display(description="next task")
+    def next_task(self, task: Task):
+        """The occurrence completing this task spawned (its number stays if that task was deleted)."""
+        if task.next_task_id is None:
+            return "-"
+        url = reverse("admin:tasks_task_change", args=[task.next_task_id])
+        return format_html('<a href="{}">#{}</a>', url, task.next_task_id)
 
     @admin.display(description="tags")
     def tag_list(self, task: Task):

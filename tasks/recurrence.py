@@ -13,7 +13,7 @@ one less); the dates are always those of the series anchored at its first due da
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -31,10 +31,13 @@ MAX_INTERVAL = 999
 MAX_COUNT = 1000
 # The longest month each month can be: a BYMONTHDAY no chosen month has is a rule that never occurs.
 _MONTH_DAYS = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30, 12: 31}
-# How far the next occurrence is looked for, in periods of the rule's frequency: a rule whose parts
-# are each possible but never meet (BYDAY=5FR;BYMONTHDAY=1) must not make dateutil walk to year 9999.
-# Weekday and month-day patterns repeat within 400 years (the Gregorian cycle).
-_SEARCH_PERIODS = {"DAILY": 366 * 30, "WEEKLY": 53 * 30, "MONTHLY": 12 * 400, "YEARLY": 400}
+# How far ahead occurrences are looked for, in years. dateutil stops looking only at the year 9999:
+# a rule whose parts never meet (BYDAY=5FR;BYMONTHDAY=1, or INTERVAL=12;BYMONTH=2 from a January
+# anchor) would walk there, period by period, for seconds. The search is moved by whole 400-year
+# Gregorian cycles (which repeat the calendar exactly: weekdays, leap days) to end near 9999, so such
+# a rule costs at most these many years of walking; a series whose next date lies further ahead is over.
+_SEARCH_YEARS = {"DAILY": 30, "WEEKLY": 100, "MONTHLY": 200, "YEARLY": 400}
+_CYCLE_YEARS = 400
 
 _BYDAY_ITEM = re.compile(r"([+-]?)(\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)")
 _INTEGER = re.compile(r"[+-]?\d{1,4}")
@@ -239,13 +242,8 @@ def _rrule(rule: Rule, anchor_local: datetime, until_local: datetime | None) -> 
     )
 
 
-def _horizon(rule: Rule, start: datetime) -> datetime:
-    periods = _SEARCH_PERIODS[rule.freq] * rule.interval
-    step = {"DAILY": 1, "WEEKLY": 7, "MONTHLY": 31, "YEARLY": 366}[rule.freq]
-    try:
-        return start + timedelta(days=periods * step)
-    except OverflowError:
-        return datetime(9999, 12, 31)
+def _shift(moment: datetime | None, years: int) -> datetime | None:
+    return moment if moment is None or not years else moment.replace(year=moment.year + years)
 
 
 def occurrences_after(
@@ -260,12 +258,12 @@ def occurrences_after(
         return []
     tz = zone(timezone_name)
     after_local = _local(after, tz)
-    until = _until_local(rule, tz)
-    horizon = _horizon(rule, after_local)
-    until = horizon if until is None else min(until, horizon)
+    last_year = 9999 - _SEARCH_YEARS[rule.freq]
+    shift = max(0, (last_year - max(after_local.year, anchor.year)) // _CYCLE_YEARS) * _CYCLE_YEARS
+    expansion = _rrule(rule, _shift(_local(anchor, tz), shift), _shift(_until_local(rule, tz), shift))
     found: list[datetime] = []
-    for local in _rrule(rule, _local(anchor, tz), until).xafter(after_local, count=None, inc=False):
-        instant = _instant(local, tz)
+    for shifted in expansion.xafter(_shift(after_local, shift), count=None, inc=False):
+        instant = _instant(_shift(shifted, -shift), tz)
         if instant <= after:  # a repeated wall-clock hour can map back before `after`
             continue
         found.append(instant)

@@ -147,9 +147,12 @@ class SQLiteDialect(Dialect):
         "(SELECT json_group_array(name) FROM (SELECT g.name AS name FROM {link} l JOIN {tag} g "
         "ON g.id = l.tag_id WHERE l.task_id = {a}.id ORDER BY g.key, g.name))"
     )
+    # An index probe first: most tasks have no reminder, and building an empty array per row costs
+    # a third more than the probe does.
     reminder_list = (
+        "(CASE WHEN EXISTS (SELECT 1 FROM {reminder} r WHERE r.task_id = {a}.id) THEN "
         '(SELECT json_group_array(json_array(id, "before", "at", fire_at, state, sent_at, claimed_until)) '
-        "FROM (SELECT * FROM {reminder} r WHERE r.task_id = {a}.id ORDER BY r.position))"
+        "FROM (SELECT * FROM {reminder} r WHERE r.task_id = {a}.id ORDER BY r.position)) END)"
     )
     # Django registers REGEXP (Python's re) on its SQLite connections; `(?i)` folds Unicode.
     iregex = "{column} REGEXP '(?i)' || %s"

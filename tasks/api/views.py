@@ -267,7 +267,9 @@ class TaskViewSet(viewsets.ViewSet):
     )
     @action(detail=True, methods=["get"])
     def occurrences(self, request: Request, user_id: str, pk: str) -> Response:
-        query = OccurrencesQuerySerializer(data=request.query_params)
+        query = OccurrencesQuerySerializer(
+            data=request.query_params.dict()
+        )  # `limit=` is invalid, not absent
         query.is_valid(raise_exception=True)
         dates = selectors.task_occurrences(
             user=request.user, task_id=int(pk), limit=query.validated_data["limit"]

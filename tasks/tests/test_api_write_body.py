@@ -24,6 +24,15 @@ VALID = [
     {"title": "No tags", "tags": []},
     {"title": "Extra", "id": 5, "user_id": "someone", "version": 9, "unknown": [1]},
     {"title": "Emoji 🚀 and \u200d joiners"},
+    {"title": "Recurs", "due_date": "2026-12-01T17:00:00Z", "recurrence": "freq=weekly;byday=mo;interval=1"},
+    {"title": "No rule", "recurrence": None, "timezone": "America/New_York"},
+    {"title": "Rule", "recurrence": "FREQ=MONTHLY;BYDAY=-1FR;COUNT=3", "timezone": "Europe/Berlin"},
+    {"title": "Reminders", "reminders": [{"before": "pt90m"}, {"at": "2026-12-01T17:00:00+01:00"}]},
+    {
+        "title": "Read back",
+        "reminders": [{"before": "P1W", "fire_at": "x", "state": "sent", "sent_at": None}],
+    },
+    {"title": "No reminders", "reminders": []},
 ]
 
 
@@ -57,6 +66,15 @@ INVALID = [
     ({"title": "ok", "tags": ["x" * 51]}, "tags"),
     ({"title": "ok", "tags": [f"t{n}" for n in range(21)]}, "tags"),
     ({"title": "ok", "tags": [1]}, "tags"),
+    ({"title": "ok", "recurrence": "FREQ=DAILY;FREQ=WEEKLY"}, "recurrence"),
+    ({"title": "ok", "recurrence": "RRULE:FREQ=DAILY"}, "recurrence"),
+    ({"title": "ok", "recurrence": 5}, "recurrence"),
+    ({"title": "ok", "timezone": "../etc/passwd"}, "timezone"),
+    ({"title": "ok", "timezone": None}, "timezone"),
+    ({"title": "ok", "reminders": [{"before": "P1M"}]}, "reminders"),
+    ({"title": "ok", "reminders": [{"at": "2026-12-01T17:00:00"}]}, "reminders"),
+    ({"title": "ok", "reminders": [{}] * 6}, "reminders"),
+    ({"title": "ok", "reminders": {"before": "PT1M"}}, "reminders"),
 ]
 
 
