@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # A clearly-marked development secret; production sets its own (see README).
 DEV_ENV := DJANGO_DEBUG=true
 
-.PHONY: run test lint migrate clean test-pgbouncer collectstatic serve check-deploy bench fuzz soak
+.PHONY: run test lint migrate clean test-pgbouncer collectstatic serve check-deploy bench bench-reminders fuzz soak
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,12 @@ migrate: $(VENV)/.installed
 run: migrate var/dev.env
 	PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -f Procfile.dev -e var/dev.env start --port $(or $(PORT),8000)
 
+# With a development VAPID key pair for Web Push, kept with the file (a new key would orphan the
+# browsers' subscriptions).
 var/dev.env: | $(VENV)/.installed
 	mkdir -p var
 	echo "$(DEV_ENV)" > $@.tmp
+	$(DEV_ENV) $(PY) manage.py generate_vapid_keys --env >> $@.tmp
 	mv $@.tmp $@
 
 test: $(VENV)/.installed
@@ -57,6 +60,11 @@ bench: $(VENV)/.installed
 		else sudo apt-get update -qq && sudo apt-get install -y -qq wrk; fi; }
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	$(PY) bench/run.py --database $(or $(BENCH_DB),bench_todo) $(BENCH_ARGS)
+
+# 10,000 reminders falling due at once, two Celery workers (Redis db 5 at 127.0.0.1:6379), a
+# database of its own on 127.0.0.1:5432 and a local push service; writes bench/results/REMINDERS.md.
+bench-reminders: $(VENV)/.installed
+	$(PY) bench/reminders.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

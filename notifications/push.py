@@ -1,8 +1,11 @@
 """Sending one Web Push message with pywebpush: RFC 8291 `aes128gcm` encryption, RFC 8292 VAPID,
 and what the push service's answer means for the subscription (docs/NOTIFICATIONS.md).
 
-Pushes run on a small thread pool, each thread with its own `requests.Session`, so that the
-connections to a push service are reused and the round trips of a batch overlap.
+Pushes run on a small thread pool so that the round trips of a batch overlap. pywebpush encrypts
+and sends; its HTTP session (the `requests_session` it accepts: any object with `post`) is
+`PushSession`, urllib3's connection pool, shared by the threads of a process: connections to a
+push service are reused, and a push costs half the CPU it costs through `requests`
+(bench/results/REMINDERS.md).
 """
 
 import logging
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
-import requests
+import urllib3
 from django.conf import settings
 from django.utils import timezone
 from pywebpush import WebPusher, WebPushException
@@ -44,19 +47,54 @@ def origin(endpoint: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-_local = threading.local()
+class PushResponse:
+    """The part of a `requests.Response` that pywebpush and this module read."""
+
+    def __init__(self, response: urllib3.BaseHTTPResponse):
+        self.status_code = response.status
+        self.reason = response.reason or ""
+        self.headers = response.headers
+        self.content = response.data or b""
+
+    @property
+    def text(self) -> str:
+        return self.content[:1000].decode("utf-8", "replace")
 
 
-def _session() -> requests.Session:
-    session = getattr(_local, "session", None)
-    if session is None:
-        session = _local.session = requests.Session()
-        # Proxies from the environment do not apply to push services we were told to reach.
-        session.trust_env = False
-    return session
+class PushSession:
+    """A `requests.Session` as far as pywebpush uses one (`post`), on urllib3's pool: no retries or
+    redirects of its own (the delivery decides about retries), no proxy from the environment."""
+
+    def __init__(self, connections_per_host: int):
+        self.pool = urllib3.PoolManager(maxsize=connections_per_host, block=False, retries=False)
+
+    def post(
+        self, url: str, data: bytes | None = None, headers=None, timeout: float | None = None
+    ) -> PushResponse:
+        response = self.pool.request(
+            "POST",
+            url,
+            body=data,
+            headers={str(key): str(value) for key, value in (headers or {}).items()},
+            timeout=timeout,
+            retries=False,
+            redirect=False,
+        )
+        return PushResponse(response)
 
 
-def _retry_after(response: requests.Response) -> int | None:
+_session_lock = threading.Lock()
+_sessions: dict[str, PushSession] = {}
+
+
+def _session() -> PushSession:
+    with _session_lock:
+        if "session" not in _sessions:
+            _sessions["session"] = PushSession(max(1, settings.WEBPUSH_CONCURRENCY))
+        return _sessions["session"]
+
+
+def _retry_after(response: PushResponse) -> int | None:
     value = response.headers.get("Retry-After", "").strip()
     if not value:
         return None
@@ -86,11 +124,14 @@ def send(*, endpoint: str, p256dh: str, auth: str, payload: bytes) -> PushResult
             content_encoding="aes128gcm",
             timeout=settings.WEBPUSH_TIMEOUT_SECONDS,
         )
-    except requests.RequestException as exc:
+    except urllib3.exceptions.HTTPError as exc:  # refused, reset, timed out, TLS failure
         return PushResult(Outcome.RETRY, error=f"network: {exc.__class__.__name__}")
     except (WebPushException, ValueError, TypeError) as exc:
         # Keys the encryption cannot use: stored before validation existed, or corrupted.
         return PushResult(Outcome.FAILED, error=f"encryption: {exc.__class__.__name__}")
+    except Exception as exc:  # anything else is this subscription's failure, never the batch's
+        logger.exception("Push to %s broke", origin(endpoint))
+        return PushResult(Outcome.FAILED, error=f"error: {exc.__class__.__name__}")
     status = response.status_code
     if 200 <= status < 300:
         return PushResult(Outcome.SENT, status=status)
@@ -122,7 +163,7 @@ def reset_pool_after_fork() -> None:
     """A forked worker process must not inherit the parent's threads (they do not exist in it)."""
     global _pool
     _pool = None
-    _local.__dict__.clear()
+    _sessions.clear()
 
 
 os.register_at_fork(after_in_child=reset_pool_after_fork)

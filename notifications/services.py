@@ -2,13 +2,14 @@
 
 Delivery keeps the database as the source of truth (docs/NOTIFICATIONS.md):
 
-1. `reminders_claim_due` takes due pending reminders in batches and leases them
+1. `reminders_claim_due` takes a batch of due pending reminders and leases it
    (`Reminder.claimed_until`): `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL, so that any
    number of workers claim disjoint batches; on SQLite the transaction holds the write lock from
    BEGIN (IMMEDIATE), so claims are serialised. The lease's end is also the claim's token.
-2. `reminders_deliver` takes the claimed batch over (renewing the lease, only if the token is still
-   the one it was given), records a delivery per subscription on the first try (and calls
-   `reminder_fell_due`), pushes what is due, writes what each push service answered, and settles
+2. `reminders_deliver`, right after the claim in the same worker (only reminders still carrying
+   the token: not settled, re-armed or re-claimed), records a delivery per subscription on the
+   first try (and calls `reminder_fell_due`), pushes what is due, writes what each push service
+   answered, and settles
    each reminder: `sent` (`sent_at` written once), `failed`, or still pending with the lease moved
    to its next retry. A worker that dies mid-way loses nothing: its lease runs out and the next
    scan claims the reminder again; deliveries already recorded as sent are not pushed twice.
@@ -16,6 +17,7 @@ Delivery keeps the database as the source of truth (docs/NOTIFICATIONS.md):
 
 import logging
 import secrets
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -41,9 +43,9 @@ MAX_ATTEMPTS = 5
 # Waits before the 2nd, 3rd, 4th and 5th tries; a longer Retry-After is honoured (up to an hour).
 RETRY_DELAYS_SECONDS = (15, 30, 60, 120)
 MAX_RETRY_AFTER_SECONDS = 3600
-# Reminders per delivery batch (one Celery task): small enough to finish well inside the lease.
+# Reminders claimed and delivered at a time: small enough to finish well inside the lease.
 DELIVERY_BATCH = 25
-# Reminders one claim statement takes; a scan repeats it until nothing due is left.
+# Reminders one claim takes by default (deliver_due_reminders claims DELIVERY_BATCH at a time).
 CLAIM_BATCH = 500
 
 
@@ -126,22 +128,6 @@ def reminders_claim_due(*, now: datetime | None = None, limit: int = CLAIM_BATCH
     return Claim(ids, token)
 
 
-def _take_over(claim: Claim, now: datetime) -> Claim | None:
-    """Renew the lease of the claimed reminders that are still ours (still pending, same token)."""
-    token = _lease_end(now)
-    with transaction.atomic():
-        ids = list(
-            Reminder.objects.filter(
-                pk__in=claim.reminder_ids, state=ReminderState.PENDING, claimed_until=claim.token
-            )
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)
-        )
-        if ids:
-            Reminder.objects.filter(pk__in=ids).update(claimed_until=token)
-    return Claim(ids, token) if ids else None
-
-
 # --- Delivering ----------------------------------------------------------------------------------------
 @dataclass
 class DeliveryReport:
@@ -149,6 +135,14 @@ class DeliveryReport:
     reminders_failed: int = 0
     reminders_waiting: int = 0
     pushes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    more: bool = False  # stopped at its limit with reminders still due
+
+    def merge(self, other: "DeliveryReport") -> None:
+        self.reminders_sent += other.reminders_sent
+        self.reminders_failed += other.reminders_failed
+        self.reminders_waiting += other.reminders_waiting
+        for outcome, count in other.pushes.items():
+            self.pushes[outcome] += count
 
 
 def iso_utc(value: datetime | None) -> str | None:
@@ -210,15 +204,16 @@ def reminders_deliver(*, claim: Claim, now: datetime | None = None) -> DeliveryR
     """Push the claimed reminders to their users' subscriptions and settle them (module docstring)."""
     now = now or timezone.now()
     report = DeliveryReport()
-    claim = _take_over(claim, now)
-    if claim is None:
-        return report  # settled, re-armed or re-claimed by someone else since
     with transaction.atomic():
+        # Still ours: not settled, re-armed (the task services clear or move the claim) or claimed
+        # by another worker after our lease ran out.
         reminders = list(
-            Reminder.objects.filter(pk__in=claim.reminder_ids, claimed_until=claim.token).select_related(
-                "task"
-            )
+            Reminder.objects.filter(
+                pk__in=claim.reminder_ids, state=ReminderState.PENDING, claimed_until=claim.token
+            ).select_related("task")
         )
+        if not reminders:
+            return report
         _record_first_attempts(reminders, now)
     by_id = {reminder.pk: reminder for reminder in reminders}
     deliveries = list(
@@ -341,20 +336,52 @@ def _settle(reminders: list[Reminder], token: datetime, now: datetime, report: D
             report.reminders_waiting += Reminder.objects.filter(mine, pk=reminder_id).update(claimed_until=at)
 
 
-def deliver_due_reminders(*, now: datetime | None = None, limit: int | None = None) -> DeliveryReport:
-    """Claim and deliver every due reminder in this process (tests, operators, small deployments);
-    the Celery scan fans the same work out to the workers instead."""
-    total = DeliveryReport()
-    delivered = 0
-    while limit is None or delivered < limit:
+def reminders_due_count(*, now: datetime | None = None, cap: int) -> int:
+    """How many reminders are due and unclaimed, counting at most `cap` (an index range scan)."""
+    return Reminder.objects.filter(_due(now or timezone.now())).values("pk")[:cap].count()
+
+
+def _deliver_isolating(claim: Claim, now: datetime | None, report: DeliveryReport) -> None:
+    """Deliver a claim; if something unforeseen breaks it, deliver its reminders one by one, and fail
+    the one that breaks alone, so that one poisoned reminder never holds up the others (it would
+    otherwise come back first in every scan). A database that is away is not poison: it propagates
+    and the Celery task retries."""
+    try:
+        report.merge(reminders_deliver(claim=claim, now=now))
+        return
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception:
+        logger.exception("Delivering reminders %s failed; trying them one by one", claim.reminder_ids)
+    for reminder_id in claim.reminder_ids:
+        try:
+            report.merge(reminders_deliver(claim=Claim([reminder_id], claim.token), now=now))
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:
+            logger.exception("Reminder %s cannot be delivered; marking it failed", reminder_id)
+            report.reminders_failed += Reminder.objects.filter(
+                pk=reminder_id, state=ReminderState.PENDING, claimed_until=claim.token
+            ).update(state=ReminderState.FAILED, claimed_until=None)
+
+
+def deliver_due_reminders(
+    *, now: datetime | None = None, limit: int | None = None, time_budget: float | None = None
+) -> DeliveryReport:
+    """Claim due reminders a batch at a time and deliver each batch at once, until none is due (or
+    `limit` reminders, or `time_budget` seconds, are spent: then `report.more` is True). Claiming
+    just before delivering means a claim never waits in a queue while its lease runs out. The
+    Celery task runs this on every worker; tests and operators call it directly."""
+    report = DeliveryReport()
+    deadline = None if time_budget is None else time.monotonic() + time_budget
+    claimed = 0
+    while True:
+        if (limit is not None and claimed >= limit) or (deadline is not None and time.monotonic() > deadline):
+            report.more = True
+            break
         claim = reminders_claim_due(now=now, limit=DELIVERY_BATCH)
         if claim is None:
             break
-        delivered += len(claim.reminder_ids)
-        report = reminders_deliver(claim=claim, now=now)
-        total.reminders_sent += report.reminders_sent
-        total.reminders_failed += report.reminders_failed
-        total.reminders_waiting += report.reminders_waiting
-        for outcome, count in report.pushes.items():
-            total.pushes[outcome] += count
-    return total
+        claimed += len(claim.reminder_ids)
+        _deliver_isolating(claim, now, report)
+    return report

@@ -1,5 +1,7 @@
 """The Web Push routes (docs/API.md §7): the server's public key, and the caller's subscriptions."""
 
+import logging
+
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status, viewsets
 from rest_framework.permissions import IsAuthenticated
@@ -19,6 +21,8 @@ from notifications.api.serializers import (
 from notifications.errors import SubscriptionLimitReached
 from notifications.vapid import VapidNotConfigured, vapid_keys
 from tasks.api.views import USER_ID_PARAMETER
+
+logger = logging.getLogger(__name__)
 
 
 class PushUnavailable(exceptions.APIException):
@@ -42,7 +46,8 @@ class PublicKeyView(APIView):
     def get(self, request: Request) -> Response:
         try:
             keys = vapid_keys()
-        except VapidNotConfigured:
+        except VapidNotConfigured as exc:
+            logger.error("GET /api/push/public-key/ answered 503: %s", exc)
             raise PushUnavailable() from None
         return Response({"public_key": keys.public_key}, headers={"Cache-Control": "public, max-age=3600"})
 

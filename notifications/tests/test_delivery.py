@@ -235,3 +235,35 @@ def test_without_a_vapid_key_nothing_crashes_and_the_failure_is_recorded(
     delivery = ReminderDelivery.objects.get(reminder=reminder)
     assert delivery.state == DeliveryState.FAILED and "WEBPUSH_VAPID_PRIVATE_KEY" in delivery.last_error
     assert "Web Push is not configured" in caplog.text
+
+
+def test_garbage_keys_stored_by_hand_fail_that_subscription_only(user, push_service):
+    subscribe(user, push_service.browser("fine"))
+    # Written around the API's validation (an old row, a bad import): not a key at all.
+    PushSubscription.objects.create(
+        user=user, endpoint=f"{push_service.origin}/push/broken", p256dh="!!", auth="?"
+    )
+    reminder = due_reminder(user)
+
+    deliver_due_reminders()
+
+    assert push_service.received["fine"] == [expected_payload(reminder)]
+    assert push_service.requests["broken"] == 0
+    reminder.refresh_from_db()
+    assert reminder.state == ReminderState.SENT
+    broken = ReminderDelivery.objects.get(reminder=reminder, state=DeliveryState.FAILED)
+    assert broken.last_status is None and broken.last_error  # never reached a push service
+
+
+def test_a_time_budget_stops_between_batches_and_says_more_is_due(user, push_service):
+    from notifications.services import DELIVERY_BATCH
+
+    subscribe(user, push_service.browser("laptop"))
+    for n in range(DELIVERY_BATCH + 1):
+        due_reminder(user, title=f"R{n}")
+
+    first = deliver_due_reminders(limit=DELIVERY_BATCH)
+    assert (first.reminders_sent, first.more) == (DELIVERY_BATCH, True)
+    second = deliver_due_reminders(time_budget=60)
+    assert (second.reminders_sent, second.more) == (1, False)
+    assert push_service.requests["laptop"] == DELIVERY_BATCH + 1
