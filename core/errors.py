@@ -13,5 +13,9 @@ class NotFound(DomainError):
     """The thing does not exist, or is not the caller's (never told apart)."""
 
 
+class Expired(DomainError):
+    """What the caller points at is gone for good (410); it must start again (e.g. a sync token)."""
+
+
 class PreconditionFailed(DomainError):
     """The caller's view of the thing is stale (its version is not one the caller named)."""

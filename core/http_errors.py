@@ -17,6 +17,12 @@ class PreconditionFailed(exceptions.APIException):
     default_code = "precondition_failed"
 
 
+class SyncExpired(exceptions.APIException):
+    status_code = status.HTTP_410_GONE
+    default_detail = "This sync token is too old: sync again without `since`."
+    default_code = "sync_expired"
+
+
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is larger than 1 MiB."

@@ -32,6 +32,7 @@ from core.http_errors import (
     PayloadTooLarge,
     PreconditionFailed,
     ServiceUnavailable,
+    SyncExpired,
 )
 
 logger = logging.getLogger(__name__)
@@ -127,6 +128,8 @@ def problem_exception_handler(exc: Exception, context: dict) -> HttpResponse:
         exc = exceptions.NotFound(str(exc))
     elif isinstance(exc, domain_errors.PreconditionFailed):
         exc = PreconditionFailed(str(exc))
+    elif isinstance(exc, domain_errors.Expired):
+        exc = SyncExpired(str(exc))
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, DjangoValidationError):

@@ -74,7 +74,8 @@ class TaskAdminForm(forms.ModelForm):
 def _copy_into(target: Task, source: Task) -> None:
     """Make the admin's instance the saved task, so the admin's messages and log name it."""
     for field in Task._meta.concrete_fields:
-        setattr(target, field.attname, getattr(source, field.attname))
+        if field.attname in source.__dict__:  # not the ones the row left out (change_seq): no query
+            setattr(target, field.attname, getattr(source, field.attname))
     target._state.adding = False
     target._state.db = source._state.db
 

@@ -1,6 +1,6 @@
 """What task services and selectors raise when they refuse (mapped to problem+json in one place)."""
 
-from core.errors import NotFound, PreconditionFailed
+from core.errors import Expired, NotFound, PreconditionFailed
 
 
 class TaskNotFound(NotFound):
@@ -12,3 +12,13 @@ class TaskNotFound(NotFound):
 class VersionConflict(PreconditionFailed):
     def __init__(self) -> None:
         super().__init__("The task has changed since you last read it (If-Match does not match).")
+
+
+class SyncExpired(Expired):
+    """A change feed token from before the purge horizon: tombstones it needs may be gone."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Changes this far back are no longer kept (deleted tasks are remembered for "
+            "SYNC_TOMBSTONE_DAYS days): sync again without `since`."
+        )

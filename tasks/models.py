@@ -76,6 +76,10 @@ class Task(models.Model):
     timezone = models.CharField(max_length=64, default="UTC", db_default="UTC")
     recurrence_anchor = models.DateTimeField(null=True, blank=True, editable=False)
     next_task_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    # The change feed's order (docs/SYNC.md): the owner's change number of the last write to this
+    # task, set by database triggers in the writing transaction (migration 0006) from the owner's
+    # counter on TaskCount, whatever wrote it. Whatever value a writer sends is overwritten.
+    change_seq = models.BigIntegerField(db_default=0, editable=False)
 
     objects = TaskQuerySet.as_manager()
 
@@ -98,6 +102,8 @@ class Task(models.Model):
             models.Index(fields=["user", "priority", "id"], name="task_user_priority"),
             models.Index("user", Lower("title"), "id", name="task_user_title"),
             models.Index(fields=["user", "completed", "created_at", "id"], name="task_user_status_created"),
+            # The change feed: one range scan from a token's position (docs/SYNC.md).
+            models.Index(fields=["user", "change_seq", "id"], name="task_user_change_seq"),
         ]
 
     def __str__(self) -> str:
@@ -121,9 +127,91 @@ class TaskCount(models.Model):
     completed = models.BigIntegerField(default=0)
     # Moves on every change to the user's tasks (migration 0003): the list's weak ETag.
     revision = models.BigIntegerField(db_default=0)
+    # The user's change counter (migration 0006): every transaction that writes the user's tasks
+    # (or their reminders) takes the next number here, holding this row's lock until it commits, so
+    # the user's change numbers become visible in order (docs/SYNC.md).
+    change_seq = models.BigIntegerField(db_default=0)
+    # Set by the webhooks service (tasks.services.task_events_enable): while on, the triggers also
+    # write TaskEvent rows; users without webhooks pay nothing for the outbox.
+    webhooks_active = models.BooleanField(db_default=False)
+    # The highest change number whose tombstone may have been purged: a sync token before it is 410.
+    tombstones_purged_through = models.BigIntegerField(db_default=0)
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.total} tasks, {self.completed} completed"
+
+
+class TaskTombstone(models.Model):
+    """A deleted task (or one moved to another user), kept SYNC_TOMBSTONE_DAYS for the change feed.
+    Written by the delete trigger; `user` has no foreign key constraint, so that the rows written
+    while a user is deleted do not hold up the deletion (the TaskCount delete trigger removes them)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,  # the composite indexes below lead with it
+        related_name="+",
+    )
+    task_id = models.BigIntegerField()
+    change_seq = models.BigIntegerField()
+    deleted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # task_id first: the feed's range scan is then the only index that leads with the user.
+            models.UniqueConstraint(fields=["task_id", "user"], name="tombstone_unique_per_user"),
+        ]
+        indexes = [
+            models.Index(fields=["user", "change_seq", "task_id"], name="tombstone_user_change_seq"),
+            models.Index(fields=["deleted_at"], name="tombstone_deleted_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"task {self.task_id} deleted (change {self.change_seq})"
+
+
+class TaskEventKind(models.TextChoices):
+    CREATED = "task.created"
+    UPDATED = "task.updated"
+    COMPLETED = "task.completed"
+    DELETED = "task.deleted"
+    REMINDER_DUE = "reminder.due"
+
+
+class TaskEvent(models.Model):
+    """The webhooks' transactional outbox (docs/ARCHITECTURE.md, "Task events"): one row per
+    committed change of a task of a user with an active webhook, written by the same triggers, in
+    the same transaction, as the change itself; a write that rolls back leaves none. `reminder.due`
+    rows come from the reminder worker (tasks.services.task_event_record). The dispatcher claims rows
+    whose `dispatched_at` is null with SKIP LOCKED, never by an id cursor: ids are taken at insert
+    and commit out of order."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,  # the composite indexes below lead with it
+        related_name="+",
+    )
+    task_id = models.BigIntegerField()
+    event = models.CharField(max_length=32, choices=TaskEventKind.choices)
+    change_seq = models.BigIntegerField(null=True, blank=True)
+    data = models.JSONField(null=True, blank=True, help_text="Extra data (reminder.due: the reminder).")
+    created_at = models.DateTimeField(default=timezone.now)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The dispatcher's queue: only rows not yet dispatched are in it.
+            models.Index(
+                fields=["id"], name="taskevent_pending", condition=models.Q(dispatched_at__isnull=True)
+            ),
+            models.Index(fields=["user", "id"], name="taskevent_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.task_id}"
 
 
 class IdempotencyKey(models.Model):

@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts.models import User
 from tasks import recurrence as recurrence_rules
 from tasks import sql
-from tasks.errors import TaskNotFound
+from tasks.errors import SyncExpired, TaskNotFound
 from tasks.models import Tag, Task
 from tasks.rules import tag_key
 
@@ -345,6 +345,120 @@ def decode_cursor(*, user: User, sort: str, cursor: str) -> tuple[object, int]:
     elif name != "due_date":
         raise invalid
     return value, last_id
+
+
+# --- Change feed (docs/API.md §8, docs/SYNC.md) ---------------------------------------------------
+CHANGES_LIMIT_DEFAULT, CHANGES_LIMIT_MAX = 500, 1000
+_AFTER_ALL = 2**63 - 1  # a position's id past every id: "everything of that change number was read"
+
+
+class InvalidSyncToken(ValueError):
+    """The token is malformed, tampered with, or another user's."""
+
+
+@dataclass(frozen=True)
+class ChangePosition:
+    """Where a client stands in its feed: every change up to (seq, last_id) in (change_seq, id)
+    order was given to it, and tombstones up to `floor` concern tasks it never had (its snapshot
+    started after them)."""
+
+    seq: int = 0
+    last_id: int = 0
+    floor: int = 0
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    changes: list[dict[str, Any]]
+    position: ChangePosition
+    has_more: bool
+
+
+def task_changes(*, user: User, since: ChangePosition | None, limit: int) -> ChangePage:
+    """The user's changes after `since` (or, without it, the first page of a snapshot), at most
+    `limit`: tasks in their current state as upserts, deletions as `{"op": "delete", "id"}`.
+
+    Raises SyncExpired when tombstones the position needs may have been purged. When the position
+    is at the end and no change number was taken since, this reads one tasks_taskcount row and no
+    task. Why following positions can neither skip nor repeat a change: docs/SYNC.md.
+    """
+    counter, purged = sql.change_state(user_id=user.pk)
+    if since is None:
+        # A snapshot: every task; tombstones up to the counter read before the page are of tasks
+        # deleted before it, which this client never had.
+        since = ChangePosition(0, 0, counter)
+    else:
+        if max(since.seq, since.floor) < purged:
+            raise SyncExpired()
+        if since.last_id == _AFTER_ALL and counter <= since.seq:
+            return ChangePage([], since, False)
+    purged, rows = sql.changes_page(
+        user_id=user.pk, seq=since.seq, last_id=since.last_id, floor=since.floor, limit=limit + 1
+    )
+    if max(since.seq, since.floor) < purged:
+        raise SyncExpired()  # purged between the two reads
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    d = sql.dialect()
+    changes = [
+        {"op": "upsert", "task": d.to_task(row[2:])}
+        if row[0] == sql.CHANGE_KIND_UPSERT
+        else {"op": "delete", "id": row[2]}
+        for row in rows
+    ]
+    if has_more:
+        position = ChangePosition(rows[-1][1], rows[-1][2], since.floor)
+    else:
+        # Everything committed up to `counter` (read before the page) was in the page's snapshot.
+        last = rows[-1][1] if rows else since.seq
+        position = ChangePosition(max(last, counter, since.seq), _AFTER_ALL, since.floor)
+    return ChangePage(changes, position, has_more)
+
+
+@cache
+def _sync_key(secret: str) -> bytes:
+    return hashlib.sha256(b"tasks.changes.token:" + secret.encode()).digest()
+
+
+def _sync_mac(user: User, payload: bytes) -> bytes:
+    # Bound to the user and to when the account was made: a user deleted and made again under the
+    # same id starts a new change counter, which the old tokens must not be read against.
+    joined = user.date_joined.isoformat() if user.date_joined else ""
+    message = f"{user.pk}\0{joined}\0".encode() + payload
+    return hmac.new(_sync_key(settings.SECRET_KEY), message, hashlib.sha256).digest()[:18]
+
+
+def encode_sync_token(*, user: User, position: ChangePosition) -> str:
+    data = orjson.dumps([position.seq, position.last_id, position.floor])
+    return f"{_b64(data)}.{_b64(_sync_mac(user, data))}"
+
+
+def decode_sync_token(*, user: User, token: str) -> ChangePosition:
+    invalid = InvalidSyncToken(
+        "Not a sync token of yours: use `next` from a previous answer, or omit `since`."
+    )
+    if len(token) > 200:
+        raise invalid
+    try:
+        encoded, _, encoded_mac = token.partition(".")
+        data, mac = _unb64(encoded), _unb64(encoded_mac)
+    except (ValueError, TypeError):
+        raise invalid from None
+    if _b64(data) != encoded or _b64(mac) != encoded_mac:
+        raise invalid
+    if not hmac.compare_digest(mac, _sync_mac(user, data)):
+        raise invalid
+    try:
+        payload = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise invalid from None
+    if (
+        not isinstance(payload, list)
+        or len(payload) != 3
+        or not all(type(value) is int and 0 <= value <= _AFTER_ALL for value in payload)
+    ):
+        raise invalid
+    return ChangePosition(*payload)
 
 
 def task_stats(*, user: User) -> dict[str, int]:

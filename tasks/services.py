@@ -18,7 +18,16 @@ from tasks import recurrence as recurrence_rules
 from tasks import reminders as reminder_rules
 from tasks import rules, sql
 from tasks.errors import TaskNotFound, VersionConflict
-from tasks.models import IdempotencyKey, Priority, Reminder, Tag, Task
+from tasks.models import (
+    IdempotencyKey,
+    Priority,
+    Reminder,
+    Tag,
+    Task,
+    TaskCount,
+    TaskEvent,
+    TaskEventKind,
+)
 from tasks.recurrence import RECURRENCE_NEEDS_DUE_DATE
 from tasks.reminders import ReminderSpec
 from tasks.rules import merge_tag_names, tag_key
@@ -507,3 +516,53 @@ def tag_delete(*, tag: Tag) -> int:
     changed = Task.objects.filter(tags=tag).update(**rules.bumped())
     tag.delete()
     return changed
+
+
+# --- Change feed and webhook events (docs/SYNC.md) -------------------------------------------------
+def task_events_enable(*, user_id: str, enabled: bool) -> None:
+    """Turn the webhooks outbox on or off for a user: while on, every committed change of the user's
+    tasks writes a TaskEvent row in its own transaction (the triggers of migration 0006 read
+    `TaskCount.webhooks_active`). The webhooks service calls this when the user's first active
+    webhook appears and when the last one goes. Writes made after this commits are recorded."""
+    count = TaskCount.objects.filter(user_id=user_id)
+    if not count.update(webhooks_active=enabled) and enabled:
+        # No count row yet (no task ever): make one; a concurrent first task may make it first.
+        sql.task_count_upsert_webhooks(user_id=user_id, enabled=enabled)
+    if connection.vendor == "postgresql":
+        # The triggers keep the flag for the rest of the transaction; a later write in this one
+        # must read it anew.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('tasks.change_seq', '', true)")
+
+
+def task_event_record(
+    *, user_id: str, task_id: int, event: str, data: dict[str, Any] | None = None
+) -> TaskEvent | None:
+    """Put an event that no task write makes (`reminder.due`, from the reminder worker) into the
+    webhooks outbox, in the caller's transaction, when the user has an active webhook. Returns the
+    row, or None when the user has none (nothing is written)."""
+    if event not in TaskEventKind.values:
+        raise ValueError(f"Unknown task event {event!r}.")
+    if not TaskCount.objects.filter(user_id=user_id, webhooks_active=True).exists():
+        return None
+    return TaskEvent.objects.create(user_id=user_id, task_id=task_id, event=event, data=data)
+
+
+def tombstones_purge(
+    *, older_than: timedelta | None = None, now: datetime | None = None, batch: int = 5000
+) -> int:
+    """Delete the change feed's tombstones older than `older_than` (SYNC_TOMBSTONE_DAYS by default)
+    and raise each user's `tombstones_purged_through` to the newest change number purged, in the
+    same transaction, so that a sync token from before it is answered 410 sync_expired rather than
+    silently missing a delete. Works in batches (one short transaction each). Returns how many."""
+    from django.conf import settings
+
+    older_than = older_than if older_than is not None else timedelta(days=settings.SYNC_TOMBSTONE_DAYS)
+    cutoff = (now or django_timezone.now()) - older_than
+    purged = 0
+    while True:
+        with transaction.atomic():
+            n = sql.tombstones_purge_batch(cutoff=cutoff, batch=batch)
+        purged += n
+        if n < batch:
+            return purged

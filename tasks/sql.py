@@ -17,7 +17,7 @@ import orjson
 from django.db import connection
 
 from tasks import reminders as reminder_rules
-from tasks.models import PRIORITY_NAMES, Reminder, Tag, Task, TaskCount
+from tasks.models import PRIORITY_NAMES, Reminder, Tag, Task, TaskCount, TaskTombstone
 
 try:  # PostgreSQL's driver; absent where only SQLite is used
     import psycopg
@@ -32,6 +32,7 @@ TASK = Task._meta.db_table
 TAG = Tag._meta.db_table
 LINK = Task.tags.through._meta.db_table
 COUNT = TaskCount._meta.db_table
+TOMBSTONE = TaskTombstone._meta.db_table
 COLUMNS = (
     "id",
     "user_id",
@@ -524,3 +525,98 @@ def reminders_replace(
     for row_id, position in inserted:
         rows[position].id = row_id
     return rows
+
+
+# --- Change feed (docs/SYNC.md) -------------------------------------------------------------------
+# Both halves of the feed are read in (change_seq, id) order from their (user_id, change_seq, id)
+# indexes: one range scan each, starting at the token's position.
+CHANGE_KIND_UPSERT, CHANGE_KIND_DELETE = 0, 1
+
+
+def change_state(*, user_id: str) -> tuple[int, int]:
+    """The user's latest committed change number and tombstones_purged_through: one row of
+    tasks_taskcount, no task read. (0, 0) for a user who never had a task."""
+    row = fetch_one(
+        f"SELECT change_seq, tombstones_purged_through FROM {COUNT} WHERE user_id = %s",  # noqa: S608
+        [user_id],
+    )
+    return (row[0], row[1]) if row else (0, 0)
+
+
+def changes_page(*, user_id: str, seq: int, last_id: int, floor: int, limit: int) -> tuple[int, list[tuple]]:
+    """The user's changes after position (seq, last_id), at most `limit`, in one statement: tasks
+    whose change number is past it, as upserts, and tombstones past it and past `floor` (a
+    snapshot's start: tombstones from before it are of tasks the client never had), as deletes.
+    Returns tombstones_purged_through, read in the same snapshot as the page, and the rows:
+    (kind, change_seq, *task columns); a delete's task columns are NULL but its id."""
+    d = dialect()
+    columns = ", ".join(f"t.{column}" for column in COLUMNS)
+    # Typed NULLs: PostgreSQL types a bare NULL in a derived table as text, which UNION then refuses.
+    fields = {field.column: field for field in Task._meta.concrete_fields}
+    nulls = ", ".join(
+        f"CAST(NULL AS {fields[column].db_type(connection)}) AS {column}" for column in COLUMNS[1:]
+    )
+    page = (
+        f"SELECT * FROM (SELECT {CHANGE_KIND_UPSERT} AS kind, t.change_seq AS change_seq, {columns} "  # noqa: S608
+        f"FROM {TASK} t WHERE t.user_id = %s AND (t.change_seq, t.id) > (%s, %s) "
+        "ORDER BY t.change_seq, t.id LIMIT %s) upserts "
+        f"UNION ALL SELECT * FROM (SELECT {CHANGE_KIND_DELETE}, b.change_seq, b.task_id, {nulls} "
+        f"FROM {TOMBSTONE} b WHERE b.user_id = %s AND (b.change_seq, b.task_id) > (%s, %s) "
+        "AND b.change_seq > %s ORDER BY b.change_seq, b.task_id LIMIT %s) deletes"
+    )
+    sql = (
+        f"SELECT p.purged, c.kind, c.change_seq, {d.task_columns('c')} "  # noqa: S608
+        f"FROM (SELECT COALESCE((SELECT tombstones_purged_through FROM {COUNT} WHERE user_id = %s), 0) "
+        f"AS purged) p LEFT JOIN (SELECT * FROM ({page}) u ORDER BY change_seq, id LIMIT %s) c ON TRUE "
+        "ORDER BY c.change_seq, c.id"
+    )
+    params = [user_id, user_id, seq, last_id, limit, user_id, seq, last_id, floor, limit, limit]
+    rows = fetch_all(sql, params)
+    purged = rows[0][0]
+    return purged, [row[1:] for row in rows if row[1] is not None]
+
+
+def task_count_upsert_webhooks(*, user_id: str, enabled: bool) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {COUNT} (user_id, total, completed, webhooks_active) VALUES (%s, 0, 0, %s) "  # noqa: S608
+            "ON CONFLICT (user_id) DO UPDATE SET webhooks_active = EXCLUDED.webhooks_active",
+            [user_id, enabled],
+        )
+
+
+def tombstones_purge_batch(*, cutoff: datetime, batch: int) -> int:
+    """Delete up to `batch` tombstones older than `cutoff` and raise their users'
+    tombstones_purged_through to the newest change number deleted, in the caller's transaction."""
+    d = dialect()
+    if d.vendor == "postgresql":
+        row = fetch_one(
+            f"WITH gone AS (DELETE FROM {TOMBSTONE} WHERE id IN ("  # noqa: S608
+            f"SELECT id FROM {TOMBSTONE} WHERE deleted_at < %s ORDER BY deleted_at LIMIT %s "
+            "FOR UPDATE SKIP LOCKED) RETURNING user_id, change_seq), "
+            "top AS (SELECT user_id, max(change_seq) AS seq FROM gone GROUP BY user_id), "
+            f"raised AS (UPDATE {COUNT} c SET tombstones_purged_through = "
+            "GREATEST(c.tombstones_purged_through, top.seq) FROM top WHERE c.user_id = top.user_id) "
+            "SELECT count(*) FROM gone",
+            [cutoff, batch],
+        )
+        return row[0]
+    rows = fetch_all(
+        f"SELECT id, user_id, change_seq FROM {TOMBSTONE} WHERE deleted_at < %s "  # noqa: S608
+        "ORDER BY deleted_at LIMIT %s",
+        [d.datetime_param(cutoff), batch],
+    )
+    if not rows:
+        return 0
+    top: dict[str, int] = {}
+    for _, user_id, seq in rows:
+        top[user_id] = max(seq, top.get(user_id, 0))
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {COUNT} SET tombstones_purged_through = MAX(tombstones_purged_through, %s) "  # noqa: S608
+            "WHERE user_id = %s",
+            [(seq, user_id) for user_id, seq in top.items()],
+        )
+        ids = [row[0] for row in rows]
+        cursor.execute(f"DELETE FROM {TOMBSTONE} WHERE id IN ({', '.join(['%s'] * len(ids))})", ids)  # noqa: S608
+    return len(rows)

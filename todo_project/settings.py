@@ -322,6 +322,12 @@ FRONTEND_URL = os.environ.get("FRONTEND_URL", "").strip()
 ACCESS_TOKEN_LIFETIME_SECONDS = env_int("ACCESS_TOKEN_LIFETIME_SECONDS", 900)
 REFRESH_TOKEN_LIFETIME_SECONDS = env_int("REFRESH_TOKEN_LIFETIME_SECONDS", 7 * 24 * 3600)
 
+# Change feed (docs/API.md §8, docs/SYNC.md): deleted tasks are remembered this many days; a sync
+# token older than that is 410 sync_expired. The purge_tombstones task (daily) forgets older ones.
+SYNC_TOMBSTONE_DAYS = env_int("SYNC_TOMBSTONE_DAYS", 30)
+if SYNC_TOMBSTONE_DAYS < 1:
+    raise ImproperlyConfigured("SYNC_TOMBSTONE_DAYS must be at least 1.")
+
 if not DEBUG:
     _jwks_only = bool(BETTER_AUTH_JWKS_URL) and not LOCAL_AUTH_ENABLED
     if not BETTER_AUTH_SECRET and not _jwks_only:

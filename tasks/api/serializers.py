@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from tasks import recurrence as recurrence_rules
 from tasks import reminders as reminder_rules
-from tasks import rules
+from tasks import rules, selectors
 from tasks.api import plain_input
 from tasks.models import PRIORITY_BY_NAME, PRIORITY_NAMES, Task
 from tasks.rules import (
@@ -477,3 +477,46 @@ class TaskListQuerySerializer(serializers.Serializer):
             limit=data.get("limit", 100),
             cursor=data.get("cursor"),
         )
+
+
+# --- Change feed (docs/API.md §8) -------------------------------------------------------------------
+class ChangesQuerySerializer(serializers.Serializer):
+    """The query parameters of `GET /tasks/changes/`."""
+
+    since = serializers.CharField(
+        required=False,
+        max_length=200,
+        help_text="`next` of a previous answer; omit it for a snapshot of every task.",
+    )
+    limit = serializers.IntegerField(
+        min_value=1,
+        max_value=selectors.CHANGES_LIMIT_MAX,
+        required=False,
+        help_text="Changes per page, 1-1000 (default 500).",
+    )
+
+    @classmethod
+    def parse(cls, user, query) -> tuple[selectors.ChangePosition | None, int]:
+        """(position, limit); a bad `since` or `limit` is a 400 naming it."""
+        data = cls(data={name: query[name] for name in cls._declared_fields if name in query})
+        data.is_valid(raise_exception=True)
+        since = data.validated_data.get("since")
+        position = None
+        if since is not None:
+            try:
+                position = selectors.decode_sync_token(user=user, token=since)
+            except selectors.InvalidSyncToken as error:
+                raise serializers.ValidationError({"since": [str(error)]}) from None
+        return position, data.validated_data.get("limit", selectors.CHANGES_LIMIT_DEFAULT)
+
+
+class ChangeSerializer(serializers.Serializer):
+    op = serializers.ChoiceField(choices=["upsert", "delete"])
+    task = TaskSerializer(required=False, help_text="With `upsert`: the task as it is now.")
+    id = serializers.IntegerField(required=False, help_text="With `delete`: the id of the task deleted.")
+
+
+class ChangesSerializer(serializers.Serializer):
+    changes = ChangeSerializer(many=True)
+    next = serializers.CharField(help_text="Keep it: `since` of the next request.")
+    has_more = serializers.BooleanField(help_text="More changes wait: ask again with `next` now.")

@@ -24,6 +24,8 @@ from tasks.api.idempotency import create_once, task_location
 from tasks.api.serializers import (
     BulkResultSerializer,
     BulkSerializer,
+    ChangesQuerySerializer,
+    ChangesSerializer,
     CompleteSerializer,
     OccurrencesQuerySerializer,
     OccurrencesSerializer,
@@ -275,6 +277,24 @@ class TaskViewSet(viewsets.ViewSet):
             user=request.user, task_id=int(pk), limit=query.validated_data["limit"]
         )
         return Response({"occurrences": dates})
+
+    @extend_schema(
+        parameters=[USER_ID_PARAMETER, ChangesQuerySerializer],
+        responses={200: ChangesSerializer, **problems(400, 410, *AUTHENTICATED)},
+        description=(
+            "The change feed (sync). Without `since`: every task as an `upsert`, in pages. With "
+            "`since` (a `next` you were given): every task created, changed or deleted since, once, in "
+            "its latest state. Follow `next` while `has_more`, then keep the last `next` for the next "
+            "sync. `410 sync_expired`: the token is older than deleted tasks are kept; start again "
+            "without `since`."
+        ),
+    )
+    @action(detail=False, methods=["get"])
+    def changes(self, request: Request, user_id: str) -> Response:
+        since, limit = ChangesQuerySerializer.parse(request.user, request.query_params)
+        page = selectors.task_changes(user=request.user, since=since, limit=limit)
+        token = selectors.encode_sync_token(user=request.user, position=page.position)
+        return Response({"changes": page.changes, "next": token, "has_more": page.has_more})
 
     @extend_schema(parameters=[USER_ID_PARAMETER], responses={200: StatsSerializer, **READ_ERRORS})
     @action(detail=False, methods=["get"])

@@ -25,7 +25,11 @@ def snapshot(queryset=None) -> list[dict]:
     ):
         rows.append(
             {
-                **{field.attname: getattr(task, field.attname) for field in Task._meta.concrete_fields},
+                **{
+                    field.attname: getattr(task, field.attname)
+                    for field in Task._meta.concrete_fields
+                    if field.attname != "change_seq"  # the change feed's bookkeeping, not the task
+                },
                 "tags": sorted(tag.name for tag in task.tags.all()),
             }
         )
