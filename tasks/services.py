@@ -209,9 +209,26 @@ def _guards(values: dict[str, Any]) -> list[str]:
         guards.append(sql.GUARD_NO_SPAWN)
     if "due_date" in values:
         guards.append(sql.GUARD_NOT_RECURRING)  # re-anchors the series, or clears a needed due date
-    if "completed" in values or "due_date" in values:
+    if "due_date" in values or ("completed" in values and not _settles_in_sql()):
         guards.append(sql.GUARD_NO_REMINDERS)
     return guards
+
+
+def _settles_in_sql() -> bool:
+    """Whether a change of `completed` settles the task's reminders in its own statement
+    (PostgreSQL's data-modifying WITH); on SQLite a task with reminders takes the locked path."""
+    return connection.vendor == "postgresql"
+
+
+def _settled(row, now: datetime) -> Task:
+    """The task of a one-statement write that settled its reminders in SQL: its RETURNING shows
+    them as they were, so the same rule (reminders.after_completion) is applied to them here."""
+    task = task_from_row(row)
+    if task.reminder_rows:
+        task.reminder_rows = reminder_rules.after_completion(
+            task.reminder_rows, completed=task.completed, now=now
+        )
+    return task
 
 
 def _stopped_by_guard(task: Task) -> bool:
@@ -232,16 +249,19 @@ def task_update(
         return _write_locked(user=user, task_id=task_id, changes=changes, versions=versions)[0]
     values = {field: changes[field] for field in _SIMPLE_FIELDS if field in changes}
     guards = _guards(values)
+    now = django_timezone.now()
+    settle = "completed" in values and _settles_in_sql()
     row = sql.task_update_row(
         user_id=user.pk,
         task_id=task_id,
         values=values,
         versions=versions,
-        now=django_timezone.now(),
+        now=now,
         conditions=guards,
+        settle_reminders=settle,
     )
     if row:
-        return task_from_row(row)
+        return _settled(row, now) if settle else task_from_row(row)
     task = _unwritten(user=user, task_id=task_id, versions=versions)
     if guards and _stopped_by_guard(task):
         return _write_locked(user=user, task_id=task_id, changes=changes, versions=versions)[0]
@@ -255,15 +275,18 @@ def task_set_completed(
     task recurs or has reminders)."""
     if completed is not None:
         return task_update(user=user, task_id=task_id, changes={"completed": completed}, versions=versions)
+    now = django_timezone.now()
+    settle = _settles_in_sql()
     row = sql.task_toggle_row(
         user_id=user.pk,
         task_id=task_id,
         versions=versions,
-        now=django_timezone.now(),
-        conditions=[sql.GUARD_NO_SPAWN, sql.GUARD_NO_REMINDERS],
+        now=now,
+        conditions=[sql.GUARD_NO_SPAWN] if settle else [sql.GUARD_NO_SPAWN, sql.GUARD_NO_REMINDERS],
+        settle_reminders=settle,
     )
     if row is not None:
-        return task_from_row(row)
+        return _settled(row, now) if settle else task_from_row(row)
     task = _unwritten(user=user, task_id=task_id, versions=versions)
     if _stopped_by_guard(task):
         return _write_locked(user=user, task_id=task_id, changes={}, versions=versions, toggle=True)[0]
@@ -347,7 +370,10 @@ def _write_locked_once(*, user, task_id, changes, versions, toggle) -> tuple[Tas
         now=now,
     )
     specs_changed = specs != [row.spec for row in old_rows]
-    if [vars(row) for row in rows] != [vars(row) for row in old_rows]:
+    if not specs_changed:
+        # The same reminders, moved or re-armed: their rows are updated where they stand.
+        sql.reminders_update(rows=[new for new, old in zip(rows, old_rows, strict=True) if new != old])
+    elif rows != old_rows:
         sql.reminders_replace(task_id=task_id, user_id=user.pk, rows=rows, had_any=bool(old_rows))
 
     spawned = None

@@ -260,6 +260,7 @@ def task_update_row(
     now: datetime,
     always: bool = False,
     conditions: Sequence[str] = (),
+    settle_reminders: bool = False,
 ) -> tuple | None:
     """Write `values` in one statement if any differs from what is stored (or `always`), and, when
     `versions` is given, the stored version is one of them; bump `version` and `updated_at`. The
@@ -269,6 +270,8 @@ def task_update_row(
     `values` may hold any column of COLUMNS but the read-only ones; a change of `completed` sets or
     clears `completed_at`. `conditions` are more of this module's own SQL conditions on the row
     (GUARD_*): when one fails nothing is written, as when the task is not found.
+    `settle_reminders` (PostgreSQL only): a change of `completed` also skips or re-arms the task's
+    reminders, in the same statement (see `_settling_reminders`).
     """
     d = dialect()
     if versions is not None and not versions:
@@ -298,11 +301,51 @@ def task_update_row(
     if not always:
         where.append(f"({' OR '.join(differs)})")
         where_params += differs_params
+    if settle_reminders and "completed" in values:
+        return _settling_reminders(
+            assignments,
+            params,
+            where,
+            where_params,
+            target="%s",
+            target_params=[values["completed"]],
+            now=now,
+        )
     sql = (
         f"UPDATE {TASK} SET {', '.join(assignments)} WHERE {' AND '.join(where)} "  # noqa: S608
         f"RETURNING {d.task_columns(TASK)}"
     )
     return fetch_one(sql, [*params, *where_params])
+
+
+def _settling_reminders(
+    assignments: list[str],
+    params: list[Any],
+    where: list[str],
+    where_params: list[Any],
+    *,
+    target: str,
+    target_params: list[Any],
+    now: datetime,
+) -> tuple | None:
+    """The task's update (PostgreSQL) with, in the same statement, the reminder states its change
+    of `completed` implies (tasks/reminders.py): completing skips the pending ones, reopening re-arms
+    the skipped ones whose fire_at is ahead. The task's row is locked first (`t0`), so the reminders
+    are settled against the state the update changes. `target` is the SQL of the new `completed`
+    (it may read t0.was, the old one). The RETURNING shows the reminders as they were: the caller
+    applies the same rule to them (reminders.after_completion)."""
+    d = dialect()
+    sql = (
+        f"WITH t0 AS (SELECT id, completed AS was FROM {TASK} WHERE {' AND '.join(where)} FOR UPDATE), "  # noqa: S608
+        f"r AS (UPDATE {REMINDER} SET state = CASE WHEN {target} THEN 'skipped' ELSE 'pending' END "
+        f"FROM t0 WHERE {REMINDER}.task_id = t0.id AND t0.was IS DISTINCT FROM {target} AND "
+        f"(({target} AND {REMINDER}.state = 'pending') OR "
+        f"(NOT {target} AND {REMINDER}.state = 'skipped' AND {REMINDER}.fire_at > %s))) "
+        f"UPDATE {TASK} SET {', '.join(assignments)} WHERE id IN (SELECT id FROM t0) "
+        f"RETURNING {d.task_columns(TASK)}"
+    )
+    r_params = [*target_params, *target_params, *target_params, *target_params, d.datetime_param(now)]
+    return fetch_one(sql, [*where_params, *r_params, *params])
 
 
 def task_toggle_row(
@@ -312,15 +355,32 @@ def task_toggle_row(
     versions: Sequence[int] | None,
     now: datetime,
     conditions: Sequence[str] = (),
+    settle_reminders: bool = False,
 ) -> tuple | None:
     """Flip `completed` in one statement (setting or clearing `completed_at`); None when the task
-    is not the user's or no version in `versions` matched."""
+    is not the user's or no version in `versions` matched. `settle_reminders`: as in task_update_row."""
     d = dialect()
     if versions is not None and not versions:
         return None
     version_clause = f" AND version IN ({', '.join(['%s'] * len(versions))})" if versions is not None else ""
     version_clause += "".join(f" AND {condition}" for condition in conditions)
     stamp = d.datetime_param(now)
+    if settle_reminders:
+        where = [f"id = %s AND user_id = %s{version_clause}"]
+        assignments = [
+            "completed = NOT completed",
+            "completed_at = CASE WHEN completed THEN NULL ELSE %s END",
+        ]
+        assignments += ["version = version + 1", "updated_at = %s"]
+        return _settling_reminders(
+            assignments,
+            [stamp, stamp],
+            where,
+            [task_id, user_id, *(versions or [])],
+            target="NOT t0.was",
+            target_params=[],
+            now=now,
+        )
     sql = (
         f"UPDATE {TASK} SET completed = NOT completed, "  # noqa: S608
         "completed_at = CASE WHEN completed THEN NULL ELSE %s END, version = version + 1, updated_at = %s "
@@ -525,6 +585,33 @@ def reminders_replace(
     for row_id, position in inserted:
         rows[position].id = row_id
     return rows
+
+
+def reminders_update(*, rows: Sequence[reminder_rules.Row]) -> None:
+    """Write the fire_at, state and claim of these stored reminders (the task's list itself is
+    unchanged), in one statement. A reminder the worker marked `sent` meanwhile keeps its state."""
+    d = dialect()
+    if not rows:
+        return
+    stamp = "%s::timestamptz" if d.vendor == "postgresql" else "%s"
+    ids = [row.id for row in rows]
+    assignments, params = [], []
+    for column, value_sql in (("fire_at", stamp), ("state", "%s"), ("claimed_until", stamp)):
+        cases = " ".join(f"WHEN %s THEN {value_sql}" for _ in rows)
+        expression = f"CASE id {cases} END"
+        if column != "fire_at":
+            expression = f"CASE WHEN state = %s THEN {column} ELSE {expression} END"
+            params.append(reminder_rules.SENT)
+        assignments.append(f"{column} = {expression}")
+        for row in rows:
+            value = getattr(row, column)
+            params += [row.id, value if column == "state" else d.datetime_param(value)]
+    placeholders = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {REMINDER} SET {', '.join(assignments)} WHERE id IN ({placeholders})",  # noqa: S608
+            [*params, *ids],
+        )
 
 
 # --- Change feed (docs/SYNC.md) -------------------------------------------------------------------

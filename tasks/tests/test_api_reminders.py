@@ -407,3 +407,20 @@ def test_updating_reminders_stays_within_its_budget(known, user):
     assert response.status_code == 200
     # The row lock (reading the reminders with the task), the reminders' delete and insert, the task.
     assert len(statements) <= 4, statements
+
+
+def test_completing_and_reopening_a_task_with_reminders_stays_one_statement_on_postgresql(known, user):
+    """On PostgreSQL the reminders' states move in the completing statement itself (a data-modifying
+    WITH); SQLite has none, so there the task takes the locked path (lock, reminders, task)."""
+    task = create_task(known, user.pk, title="R", due_date=iso(soon(days=1)), reminders=[{"before": "PT1H"}])
+    budget = 1 if connection.vendor == "postgresql" else 5
+
+    done, completing = count_statements(lambda: known.patch(tasks_url(user.pk, task["id"], "complete")))
+    reopened, reopening = count_statements(
+        lambda: known.patch(tasks_url(user.pk, task["id"]), {"completed": False}, format="json")
+    )
+
+    assert states(done.json()) == ["skipped"] and states(reopened.json()) == ["pending"]
+    assert len(completing) <= budget, completing
+    assert len(reopening) <= budget, reopening
+    assert states(get_task(known, user.pk, task["id"])) == ["pending"]
