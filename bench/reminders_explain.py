@@ -20,7 +20,8 @@ def main() -> None:
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
-    from notifications.services import CLAIM_BATCH, reminders_claim_due
+    from notifications.services import DELIVERY_BATCH, reminders_claim_due, reminders_due_count
+    from notifications.tasks import SCAN_FANOUT
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT state, count(*) FROM tasks_reminder GROUP BY state ORDER BY state")
@@ -31,7 +32,8 @@ def main() -> None:
         )
         index_size, table_size = cursor.fetchone()
     with CaptureQueriesContext(connection) as captured, transaction.atomic():
-        reminders_claim_due(limit=CLAIM_BATCH)
+        reminders_due_count(cap=SCAN_FANOUT * DELIVERY_BATCH)
+        reminders_claim_due(limit=DELIVERY_BATCH)
         transaction.set_rollback(True)
     statements = [
         q["sql"]

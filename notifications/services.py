@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -95,8 +95,15 @@ def reminder_fell_due(*, reminder: Reminder, now: datetime) -> None:
 # --- Claiming ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Claim:
-    reminder_ids: list[int]
     token: datetime  # the lease's end, written to claimed_until: only its holder may settle them
+    fire_at: dict[int, datetime]  # each claimed reminder's fire_at when it was claimed
+
+    @property
+    def reminder_ids(self) -> list[int]:
+        return list(self.fire_at)
+
+    def only(self, reminder_id: int) -> "Claim":
+        return Claim(self.token, {reminder_id: self.fire_at[reminder_id]})
 
 
 def _lease_end(now: datetime) -> datetime:
@@ -115,17 +122,17 @@ def reminders_claim_due(*, now: datetime | None = None, limit: int = CLAIM_BATCH
     """Lease up to `limit` due pending reminders (the oldest first) to the caller; None when none
     are due. Uses the partial index `reminder_due` (docs/EXPLAIN.md)."""
     now = now or timezone.now()
-    ids = list(
+    fire_at = dict(
         Reminder.objects.filter(_due(now))
         .order_by("fire_at")
         .select_for_update(skip_locked=True)
-        .values_list("pk", flat=True)[:limit]
+        .values_list("pk", "fire_at")[:limit]
     )
-    if not ids:
+    if not fire_at:
         return None
     token = _lease_end(now)
-    Reminder.objects.filter(pk__in=ids).update(claimed_until=token)
-    return Claim(ids, token)
+    Reminder.objects.filter(pk__in=list(fire_at)).update(claimed_until=token)
+    return Claim(token, fire_at)
 
 
 # --- Delivering ----------------------------------------------------------------------------------------
@@ -207,11 +214,17 @@ def reminders_deliver(*, claim: Claim, now: datetime | None = None) -> DeliveryR
     with transaction.atomic():
         # Still ours: not settled, re-armed (the task services clear or move the claim) or claimed
         # by another worker after our lease ran out.
-        reminders = list(
-            Reminder.objects.filter(
+        reminders = [
+            reminder
+            for reminder in Reminder.objects.filter(
                 pk__in=claim.reminder_ids, state=ReminderState.PENDING, claimed_until=claim.token
-            ).select_related("task")
-        )
+            )
+            .select_related("task")
+            .order_by()
+            # Re-armed since the claim (its task's due date moved): not pushed now; the lease runs
+            # out and a scan takes it again at its new time.
+            if reminder.fire_at == claim.fire_at[reminder.pk]
+        ]
         if not reminders:
             return report
         _record_first_attempts(reminders, now)
@@ -276,19 +289,27 @@ def _push_all(deliveries: list[ReminderDelivery], reminders: dict[int, Reminder]
                 delivery.attempts,
                 result.error,
             )
-    for delivery in deliveries:
-        delivery.updated_at = now  # bulk_update does not apply auto_now
     with transaction.atomic():
-        # Recorded whoever holds the lease now: a push that was sent was sent.
-        ReminderDelivery.objects.bulk_update(
-            deliveries,
-            ["state", "attempts", "next_attempt_at", "last_status", "last_error", "sent_at", "updated_at"],
-            batch_size=500,
-        )
+        # Recorded whoever holds the lease now: a push that was sent was sent. One UPDATE per kind
+        # of outcome (usually one: all sent), not one per delivery.
+        _write_outcomes(deliveries, now)
         if succeeded:
             PushSubscription.objects.filter(pk__in=succeeded).update(last_success_at=now)
         if gone:
             PushSubscription.objects.filter(pk__in=gone).delete()
+
+
+_OUTCOME_FIELDS = ("state", "attempts", "next_attempt_at", "last_status", "last_error", "sent_at")
+
+
+def _write_outcomes(deliveries: list[ReminderDelivery], now: datetime) -> None:
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for delivery in deliveries:
+        groups[tuple(getattr(delivery, name) for name in _OUTCOME_FIELDS)].append(delivery.pk)
+    for values, ids in groups.items():
+        ReminderDelivery.objects.filter(pk__in=ids).update(
+            **dict(zip(_OUTCOME_FIELDS, values, strict=True)), updated_at=now
+        )
 
 
 def _settle(reminders: list[Reminder], token: datetime, now: datetime, report: DeliveryReport) -> None:
@@ -314,31 +335,44 @@ def _settle(reminders: list[Reminder], token: datetime, now: datetime, report: D
         )
     # Settled only while still ours and as claimed: a reminder re-armed meanwhile (its fire_at moved)
     # or completed (skipped) is left as the task services wrote it.
-    mine = Q(state=ReminderState.PENDING, claimed_until=token)
+    fire_at = {reminder.pk: reminder.fire_at for reminder in reminders}
     with transaction.atomic():
-        for ids, state, sent_at in ((sent, ReminderState.SENT, now), (failed, ReminderState.FAILED, None)):
-            if not ids:
-                continue
-            as_claimed = Q()
-            for reminder in reminders:
-                if reminder.pk in ids:
-                    as_claimed |= Q(pk=reminder.pk, fire_at=reminder.fire_at)
-            settled = (
-                Reminder.objects.filter(mine)
-                .filter(as_claimed)
-                .update(state=state, sent_at=sent_at, claimed_until=None)
-            )
-            if state == ReminderState.SENT:
-                report.reminders_sent += settled
-            else:
-                report.reminders_failed += settled
+        report.reminders_sent += _settle_as_claimed(sent, fire_at, token, ReminderState.SENT, now)
+        report.reminders_failed += _settle_as_claimed(failed, fire_at, token, ReminderState.FAILED, None)
+        mine = Q(state=ReminderState.PENDING, claimed_until=token)
         for reminder_id, at in next_try.items():
             report.reminders_waiting += Reminder.objects.filter(mine, pk=reminder_id).update(claimed_until=at)
 
 
+def _settle_as_claimed(ids: list[int], fire_at: dict, token: datetime, state: str, sent_at) -> int:
+    """One UPDATE for the reminders `ids`, each only if still pending, still carrying the token and
+    still firing when it did: `(id, fire_at) IN (VALUES ...)`, which PostgreSQL and SQLite both
+    take (the ORM would build an OR of one condition per reminder, at a high CPU cost)."""
+    if not ids:
+        return 0
+    adapt = connection.ops.adapt_datetimefield_value
+    table = Reminder._meta.db_table
+    rows = ", ".join(["(%s, %s)"] * len(ids))
+    params: list = [state, adapt(sent_at), ReminderState.PENDING, adapt(token)]
+    for reminder_id in ids:
+        params += [reminder_id, adapt(fire_at[reminder_id])]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # Only our table's name and placeholders are spliced in; every value is a parameter.
+            f"UPDATE {table} SET state = %s, sent_at = %s, claimed_until = NULL"  # noqa: S608
+            f" WHERE state = %s AND claimed_until = %s AND (id, fire_at) IN (VALUES {rows})",
+            params,
+        )
+        return cursor.rowcount
+
+
 def reminders_due_count(*, now: datetime | None = None, cap: int) -> int:
     """How many reminders are due and unclaimed, counting at most `cap` (an index range scan)."""
-    return Reminder.objects.filter(_due(now or timezone.now())).values("pk")[:cap].count()
+    # Ordered by fire_at as the claim is, so that PostgreSQL walks `reminder_due` from the oldest
+    # (unordered, it would expect many due rows, past reminders being most of the table, and scan
+    # the table; the model's own ordering would join and sort the tasks).
+    due = Reminder.objects.filter(_due(now or timezone.now())).order_by("fire_at")
+    return due.values("pk")[:cap].count()
 
 
 def _deliver_isolating(claim: Claim, now: datetime | None, report: DeliveryReport) -> None:
@@ -355,7 +389,7 @@ def _deliver_isolating(claim: Claim, now: datetime | None, report: DeliveryRepor
         logger.exception("Delivering reminders %s failed; trying them one by one", claim.reminder_ids)
     for reminder_id in claim.reminder_ids:
         try:
-            report.merge(reminders_deliver(claim=Claim([reminder_id], claim.token), now=now))
+            report.merge(reminders_deliver(claim=claim.only(reminder_id), now=now))
         except (OperationalError, InterfaceError):
             raise
         except Exception:

@@ -20,6 +20,10 @@ def history(push_service):
     subscribe(alice, push_service.browser("bad"))
     subscribe(bob, push_service.browser("bobs"))
     push_service.answer("bad", 403)
+    carol = UserFactory(email="carol@example.com")
+    subscribe(carol, push_service.browser("refusing"))
+    push_service.answer("refusing", 403)
+    due_reminder(carol, title="Carol's call")
     sent = due_reminder(alice, title="Alice's dentist")
     ahead = due_reminder(bob, title="Bob's train", seconds_ago=-3600)
     deliver_due_reminders()
@@ -34,6 +38,8 @@ def test_reminder_list_filters_by_state_and_owner_in_bounded_queries(
     assert "Alice&#x27;s dentist" in page and "Bob&#x27;s train" in page
     sent_only = admin_client.get("/admin/tasks/reminder/?state=sent").content.decode()
     assert "Alice&#x27;s dentist" in sent_only and "Bob&#x27;s train" not in sent_only
+    failed_only = admin_client.get("/admin/tasks/reminder/?state=failed").content.decode()
+    assert "Carol&#x27;s call" in failed_only and "Alice&#x27;s dentist" not in failed_only
     bobs = admin_client.get(f"/admin/tasks/reminder/?owner={history['bob'].pk}").content.decode()
     assert "Bob&#x27;s train" in bobs and "Alice&#x27;s dentist" not in bobs
     by_email = admin_client.get("/admin/tasks/reminder/?q=alice@example.com").content.decode()
@@ -46,7 +52,7 @@ def test_a_reminders_page_shows_each_push_and_its_failure(admin_client, history)
     assert page.count(DeliveryState.FAILED.value) >= 1 and DeliveryState.SENT.value in page
     failures = admin_client.get("/admin/notifications/reminderdelivery/?state=failed").content.decode()
     assert "403 Forbidden" in failures
-    assert ReminderDelivery.objects.filter(state=DeliveryState.FAILED).count() == 1
+    assert ReminderDelivery.objects.filter(state=DeliveryState.FAILED).count() == 2
 
 
 def test_subscriptions_per_user_and_searchable(admin_client, history, django_assert_max_num_queries):

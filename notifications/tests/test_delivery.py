@@ -267,3 +267,21 @@ def test_a_time_budget_stops_between_batches_and_says_more_is_due(user, push_ser
     second = deliver_due_reminders(time_budget=60)
     assert (second.reminders_sent, second.more) == (1, False)
     assert push_service.requests["laptop"] == DELIVERY_BATCH + 1
+
+
+def test_a_reminder_re_armed_while_being_delivered_waits_for_its_new_time(user, push_service):
+    from notifications.services import reminders_deliver
+
+    subscribe(user, push_service.browser("laptop"))
+    reminder = due_reminder(user)
+    claim = reminders_claim_due()
+    # The task's due date moved while the push was being made: the services move fire_at.
+    new_fire_at = reminder.fire_at + timedelta(hours=1)
+    reminder.__class__.objects.filter(pk=reminder.pk).update(fire_at=new_fire_at)
+    reminders_deliver(claim=claim)
+
+    reminder.refresh_from_db()
+    assert (reminder.state, reminder.sent_at) == (ReminderState.PENDING, None)
+    deliver_due_reminders(now=new_fire_at + timedelta(seconds=1))
+    reminder.refresh_from_db()
+    assert reminder.state == ReminderState.SENT
