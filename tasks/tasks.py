@@ -1,5 +1,4 @@
-"""Background jobs of the tasks app: thin Celery wrappers around services (the schedule is in
-settings; docs/ARCHITECTURE.md)."""
+"""Background work of the tasks app, run by Celery workers (the schedule is in settings)."""
 
 from celery import shared_task
 
@@ -12,7 +11,8 @@ def purge_idempotency_keys() -> int:
     return services.idempotency_keys_purge_expired()
 
 
-@shared_task(name="tasks.purge_tombstones", ignore_result=True)
+@shared_task(name="tasks.purge_tombstones")
 def purge_tombstones() -> int:
-    """Daily: forget the change feed's tombstones older than SYNC_TOMBSTONE_DAYS (docs/SYNC.md)."""
+    """Daily: the change feed's tombstones older than SYNC_TOMBSTONE_DAYS are forgotten, and each
+    user's purge horizon is raised (API.md §8, docs/SYNC.md)."""
     return services.tombstones_purge()
