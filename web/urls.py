@@ -1,4 +1,5 @@
-"""The pages, at the site root: `/`, `/login`, `/register`, `/logout`, `/auth/session-token`.
+"""The pages, at the site root: `/`, `/login`, `/register`, `/logout`, `/auth/session-token`,
+and the service worker `/sw.js`.
 
 Like the API's routes, each answers with and without a trailing slash, never redirecting.
 """
@@ -15,4 +16,5 @@ urlpatterns = [
     re_path(r"^register/?$", views.register, name="register"),
     re_path(r"^logout/?$", views.sign_out, name="logout"),
     re_path(r"^auth/session-token/?$", views.session_token, name="session-token"),
+    path("sw.js", views.service_worker, name="service-worker"),
 ]

@@ -8,6 +8,8 @@ standalone password login.
 """
 
 from datetime import timedelta
+from functools import cache
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
@@ -169,6 +171,8 @@ def tasks_page(request: HttpRequest) -> HttpResponse:
         "apiBase": f"/api/{request.user.pk}",
         "tokenUrl": reverse("web:session-token"),
         "loginUrl": reverse("web:login"),
+        "serviceWorkerUrl": reverse("web:service-worker"),
+        "pushKeyUrl": "/api/push/public-key/",
     }
     return _page(request, "web/tasks.html", {"config": config})
 
@@ -221,3 +225,26 @@ def session_token(request: HttpRequest) -> HttpResponse:
         "user": {"id": user.pk, "email": user.email, "name": user.name},
     }
     return JsonResponse(body)
+
+
+SERVICE_WORKER_SOURCE = Path(__file__).resolve().parent / "service_worker.js"
+
+
+@cache
+def _service_worker_source() -> bytes:
+    return SERVICE_WORKER_SOURCE.read_bytes()
+
+
+@require_http_methods(["GET", "HEAD"])
+def service_worker(request: HttpRequest) -> HttpResponse:
+    """`GET /sw.js`: the service worker that shows reminders pushed to this browser (Web Push).
+
+    Served from the site root, not /static/, because a worker controls only the paths under its own
+    URL: at the root its scope covers every page. Browsers check it for updates on their own (they
+    bypass the HTTP cache for it after 24 hours at most); `no-cache` makes every check revalidate.
+    """
+    response = HttpResponse(_service_worker_source(), content_type="text/javascript; charset=utf-8")
+    response["Service-Worker-Allowed"] = "/"
+    response["Cache-Control"] = "no-cache"
+    response["X-Content-Type-Options"] = "nosniff"
+    return _with_csp(response)

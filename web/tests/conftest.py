@@ -24,9 +24,9 @@ AXE_SOURCE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 PASSWORD = "correct horse battery staple 42"
 
 try:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 except ImportError:  # pragma: no cover - depends on the environment
-    sync_playwright = None
+    expect = sync_playwright = None
 
 
 def browser_skip_reason() -> str | None:
@@ -51,6 +51,9 @@ def browser():
     # calls the tests make to set up and check data, though nothing here is really asynchronous.
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    # A busy two-core machine (other test suites running) can keep Chromium waiting for seconds:
+    # assertions wait for their state up to 10 s, as actions do (the context's default timeout).
+    expect.set_options(timeout=10_000)
     playwright = sync_playwright().start()
     browser = playwright.chromium.launch(executable_path=CHROMIUM_PATH)
     try:

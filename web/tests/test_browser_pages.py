@@ -37,7 +37,7 @@ def wait_for_list(page):
 
 def open_more_fields(page):
     if page.locator("#add-more").get_attribute("open") is None:
-        page.get_by_text("Description, priority, due date and tags").click()
+        page.get_by_text("Description, priority, due date, tags, repeat and reminders").click()
 
 
 def add_task(page, title, *, description="", priority=None, due=None, tags=""):
@@ -125,7 +125,8 @@ def test_a_person_registers_signs_in_manages_tasks_and_signs_out(page, context):
     expect(task_item(page, "Write report").locator(".badge-overdue")).to_have_text("Overdue")
     expect(task_item(page, "Buy milk").locator("time")).to_have_text("Jan 15, 2030, 9:30 AM")
     close_toast(page)
-    page.get_by_text("Description, priority, due date and tags").click()  # fold the extra fields
+    # Fold the extra fields.
+    page.get_by_text("Description, priority, due date, tags, repeat and reminders").click()
     page.screenshot(path=artifact("tasks-1280.png"), full_page=True)
     page.set_viewport_size({"width": 360, "height": 780})
     page.screenshot(path=artifact("tasks-360.png"), full_page=True)

@@ -470,3 +470,26 @@ def test_frontend_notice_without_a_usable_frontend_url_links_nowhere(settings, c
     assert "Sign in happens in the app" in html
     assert "javascript:" not in html
     assert "Open the Todo app" not in html
+
+
+def test_the_service_worker_is_served_from_the_root_as_javascript_under_the_csp(client):
+    response = client.get("/sw.js")  # no session needed: the browser fetches it for updates too
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/javascript; charset=utf-8"
+    assert response["Service-Worker-Allowed"] == "/"
+    assert response["Cache-Control"] == "no-cache"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    body = response.content.decode()
+    for event in ("push", "notificationclick"):
+        assert f'addEventListener("{event}"' in body
+    assert client.post("/sw.js").status_code == 405
+
+
+def test_the_task_page_tells_its_script_where_the_service_worker_and_the_push_key_are(account, client):
+    client.force_login(account)
+    response = client.get("/")
+    config = response.context["config"]
+    assert config["serviceWorkerUrl"] == "/sw.js"
+    assert config["pushKeyUrl"] == "/api/push/public-key/"
+    assert client.get(config["pushKeyUrl"]).status_code in {200, 503}  # the route exists
