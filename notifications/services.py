@@ -8,7 +8,7 @@ Delivery keeps the database as the source of truth (docs/NOTIFICATIONS.md):
    BEGIN (IMMEDIATE), so claims are serialised. The lease's end is also the claim's token.
 2. `reminders_deliver`, right after the claim in the same worker (only reminders still carrying
    the token: not settled, re-armed or re-claimed), records a delivery per subscription on the
-   first try (and calls `reminder_fell_due`), pushes what is due, writes what each push service
+   first try (and calls `reminders_fell_due`), pushes what is due, writes what each push service
    answered, and settles
    each reminder: `sent` (`sent_at` written once), `failed`, or still pending with the lease moved
    to its next retry. A worker that dies mid-way loses nothing: its lease runs out and the next
@@ -34,7 +34,8 @@ from notifications import push
 from notifications.errors import SubscriptionLimitReached, SubscriptionNotFound
 from notifications.models import MAX_SUBSCRIPTIONS_PER_USER, DeliveryState, PushSubscription, ReminderDelivery
 from notifications.vapid import VapidNotConfigured, vapid_keys
-from tasks.models import Reminder, ReminderState
+from tasks.models import Reminder, ReminderState, TaskCount
+from webhooks.services import reminder_due_publish
 
 logger = logging.getLogger(__name__)
 
@@ -85,11 +86,19 @@ def push_subscription_delete(*, user: User, subscription_id: int) -> None:
 
 
 # --- The hook for everything else that happens when a reminder falls due ---------------------------
-def reminder_fell_due(*, reminder: Reminder, now: datetime) -> None:
+def reminders_fell_due(*, reminders: Sequence[Reminder], now: datetime) -> None:
     """Called once per reminder, in the transaction that records its first delivery attempt (again
-    only if a worker died before that transaction committed its outcome). Whatever else a due
-    reminder sets off (the `reminder.due` webhook of docs/API.md §9) belongs here, written to the
-    database in this transaction so that it is neither lost nor doubled."""
+    only if a worker died before that transaction committed its outcome): whatever else a due
+    reminder sets off is written here, in this transaction, so that it is neither lost nor doubled.
+    That is the `reminder.due` webhook event (docs/API.md §9), owed only to users with an active
+    webhook: one query finds them for the whole batch."""
+    owners = {r.user_id for r in reminders}
+    hooked = set(
+        TaskCount.objects.filter(user_id__in=owners, webhooks_active=True).values_list("user_id", flat=True)
+    )
+    for reminder in reminders:
+        if reminder.user_id in hooked:
+            reminder_due_publish(reminder=reminder)
 
 
 # --- Claiming ----------------------------------------------------------------------------------------
@@ -203,8 +212,7 @@ def _record_first_attempts(reminders: Sequence[Reminder], now: datetime) -> None
         ],
         ignore_conflicts=True,
     )
-    for reminder in fresh:
-        reminder_fell_due(reminder=reminder, now=now)
+    reminders_fell_due(reminders=fresh, now=now)
 
 
 def reminders_deliver(*, claim: Claim, now: datetime | None = None) -> DeliveryReport:
@@ -337,11 +345,30 @@ def _settle(reminders: list[Reminder], token: datetime, now: datetime, report: D
     # or completed (skipped) is left as the task services wrote it.
     fire_at = {reminder.pk: reminder.fire_at for reminder in reminders}
     with transaction.atomic():
+        _lock_in_write_order(reminders)
         report.reminders_sent += _settle_as_claimed(sent, fire_at, token, ReminderState.SENT, now)
         report.reminders_failed += _settle_as_claimed(failed, fire_at, token, ReminderState.FAILED, None)
         mine = Q(state=ReminderState.PENDING, claimed_until=token)
         for reminder_id, at in next_try.items():
             report.reminders_waiting += Reminder.objects.filter(mine, pk=reminder_id).update(claimed_until=at)
+
+
+def _lock_in_write_order(reminders: list[Reminder]) -> None:
+    """Settling a reminder re-stamps its task, which takes the owner's change counter (the change
+    feed's triggers, docs/SYNC.md). A task write takes its task row, then its counter; so do we, for
+    the whole batch and in one order (tasks by id, then counters by user), before writing: two
+    workers settling reminders of the same users, or a worker and the API, cannot deadlock."""
+    if connection.vendor != "postgresql" or not reminders:
+        return  # SQLite serializes writers
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM tasks_task WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+            [sorted({r.task_id for r in reminders})],
+        )
+        cursor.execute(
+            "SELECT user_id FROM tasks_taskcount WHERE user_id = ANY(%s) ORDER BY user_id FOR UPDATE",
+            [sorted({r.user_id for r in reminders})],
+        )
 
 
 def _settle_as_claimed(ids: list[int], fire_at: dict, token: datetime, state: str, sent_at) -> int:

@@ -246,6 +246,8 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "tasks.purge_idempotency_keys", "schedule": 3600},
     "flush-expired-tokens": {"task": "accounts.flush_expired_tokens", "schedule": 86400},
     "purge-tombstones": {"task": "tasks.purge_tombstones", "schedule": 86400},
+    # Every reminder is sent within 60 s of its fire_at: a scan every 15 s starts the deliveries.
+    "reminders-due-scan": {"task": "notifications.scan_due_reminders", "schedule": 15},
     # Outbox events become webhook messages within ~2 s; delivery is woken by dispatch, and this
     # entry is the safety net for retries falling due and a killed worker's messages.
     "webhooks-dispatch": {"task": "webhooks.dispatch", "schedule": 2},
