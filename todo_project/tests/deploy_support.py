@@ -180,15 +180,10 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.2, message: str
 
 
 # --- Servers ----------------------------------------------------------------------------------------
-@dataclass
-class Server:
-    process: subprocess.Popen
-    port: int
-    env: dict[str, str]
-    log_path: Path
+class LoggedProcess:
+    """A process of ours whose output goes to `log_path`: read it whole, or as its JSON lines."""
 
-    def request(self, method: str, path: str, **kwargs) -> Reply:
-        return request(self.port, method, path, **kwargs)
+    log_path: Path
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -199,6 +194,17 @@ class Server:
             with contextlib.suppress(ValueError):
                 entries.append(json.loads(line))
         return entries
+
+
+@dataclass
+class Server(LoggedProcess):
+    process: subprocess.Popen
+    port: int
+    env: dict[str, str]
+    log_path: Path
+
+    def request(self, method: str, path: str, **kwargs) -> Reply:
+        return request(self.port, method, path, **kwargs)
 
 
 def _healthy(port: int) -> bool:
@@ -273,20 +279,10 @@ def gunicorns(envs: list[dict[str, str]], directory: Path, *, names=None) -> Ite
 
 # --- Celery workers ------------------------------------------------------------------------------------
 @dataclass
-class Worker:
+class Worker(LoggedProcess):
     process: subprocess.Popen
     env: dict[str, str]
     log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def log_entries(self) -> list[dict]:
-        entries = []
-        for line in self.log().splitlines():
-            with contextlib.suppress(ValueError):
-                entries.append(json.loads(line))
-        return entries
 
 
 def start_worker(env: dict[str, str], directory: Path, *, name: str = "worker", extra: str = "") -> Worker:
