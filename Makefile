@@ -31,8 +31,9 @@ var/dev.env: | $(VENV)/.installed
 	$(DEV_ENV) $(PY) manage.py generate_vapid_keys --env >> $@.tmp
 	mv $@.tmp $@
 
+# The suite runs in parallel (pytest-xdist), one process per core up to TEST_PROCESSES (default 2).
 test: $(VENV)/.installed
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(or $(TEST_PROCESSES),2) $(PYTEST_ARGS)
 
 # The API tests through a local PgBouncer in transaction mode (as CI does; needs Debian's pgbouncer,
 # which the script installs when it is missing, and PostgreSQL at 127.0.0.1:5432).
