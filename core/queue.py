@@ -1,4 +1,4 @@
-"""Waking workers from a web request without ever failing the request for it.
+"""Waking workers without ever failing the caller for it.
 
 Background work is found by the workers' periodic scans (the database is the source of truth), so a
 message is only a shortcut: when the broker is down the write still succeeds, a warning is logged,
@@ -9,7 +9,6 @@ import logging
 import time
 
 from celery import Task
-from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +30,3 @@ def enqueue(task: Task, *args, **kwargs) -> bool:
         logger.warning("Could not publish %s (%s); the periodic scan will do the work.", task.name, error)
         return False
     return True
-
-
-def enqueue_on_commit(task: Task, *args, **kwargs) -> None:
-    """Publish after the current transaction commits, so a worker never looks before the row exists."""
-    transaction.on_commit(lambda: enqueue(task, *args, **kwargs))
